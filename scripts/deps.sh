@@ -1,0 +1,35 @@
+#!/bin/sh
+# Installs the Debian packages a purpose needs: "build" (compile and run the
+# proxy) or "test" (everything `make test` uses). As root, missing packages
+# are installed with apt-get; otherwise the exact command is printed and the
+# script fails, so nothing half-works.
+set -eu
+
+build_pkgs="gcc make pkg-config libc6-dev libssl-dev libc-ares-dev libcrypt-dev"
+test_pkgs="$build_pkgs clang libclang-rt-14-dev llvm libcmocka-dev curl wget apache2-utils python3 python3-pytest whois openssl procps"
+
+case "${1:-build}" in
+build) want="$build_pkgs" ;;
+test) want="$test_pkgs" ;;
+*) echo "usage: $0 build|test" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $want; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -eq 0 ]; then
+    echo "tollgate: installing:$missing" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $missing >/dev/null
+else
+    echo "tollgate: missing Debian packages. Run:" >&2
+    echo "  sudo apt-get install -y$missing" >&2
+    exit 1
+fi

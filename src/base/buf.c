@@ -1,0 +1,96 @@
+/*
+ * buf: bounded buffer with lazy allocation. Memory is only held while bytes
+ * are in flight; this is what keeps an idle keep-alive connection small.
+ */
+#include "base/buf.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void tg_buf_init(struct tg_buf *b, size_t cap)
+{
+    b->data = NULL;
+    b->start = b->end = 0;
+    b->cap = cap;
+}
+
+void tg_buf_fini(struct tg_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->start = b->end = 0;
+}
+
+size_t tg_buf_space(struct tg_buf *b, char **tail)
+{
+    if (!b->data) {
+        b->data = malloc(b->cap);
+        if (!b->data) {
+            *tail = NULL;
+            return 0;
+        }
+        b->start = b->end = 0;
+    }
+    if (b->end == b->cap && b->start > 0) {
+        size_t n = b->end - b->start;
+        memmove(b->data, b->data + b->start, n);
+        b->start = 0;
+        b->end = n;
+    }
+    *tail = b->data + b->end;
+    return b->cap - b->end;
+}
+
+void tg_buf_produce(struct tg_buf *b, size_t n)
+{
+    b->end += n;
+}
+
+void tg_buf_consume(struct tg_buf *b, size_t n)
+{
+    b->start += n;
+    if (b->start >= b->end)
+        tg_buf_fini(b);
+}
+
+int tg_buf_append(struct tg_buf *b, const void *p, size_t n)
+{
+    char *tail;
+    if (n == 0)
+        return 0;
+    if (tg_buf_space(b, &tail) < n) {
+        if (b->data && b->start > 0) {
+            size_t len = b->end - b->start;
+            memmove(b->data, b->data + b->start, len);
+            b->start = 0;
+            b->end = len;
+        }
+        if (!b->data || b->cap - b->end < n)
+            return -ENOBUFS;
+        tail = b->data + b->end;
+    }
+    memcpy(tail, p, n);
+    b->end += n;
+    return 0;
+}
+
+int tg_buf_printf(struct tg_buf *b, const char *fmt, ...)
+{
+    char tmp[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof tmp)
+        return -ENOBUFS;
+    return tg_buf_append(b, tmp, (size_t)n);
+}
+
+void tg_buf_release_if_empty(struct tg_buf *b)
+{
+    if (b->data && b->start == b->end)
+        tg_buf_fini(b);
+}

@@ -1,0 +1,60 @@
+/*
+ * buf: a bounded byte buffer with a read cursor. The storage is allocated on
+ * first use and can be released when empty, so that idle connections hold no
+ * buffer memory. Growth never passes the capacity fixed at init: every
+ * buffer in Tollgate has a limit.
+ */
+#ifndef TG_BUF_H
+#define TG_BUF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct tg_buf {
+    char *data;   /* owned; NULL while released */
+    size_t start; /* first unread byte */
+    size_t end;   /* one past the last byte */
+    size_t cap;   /* fixed maximum size */
+};
+
+/* Sets the limit; allocates nothing. */
+void tg_buf_init(struct tg_buf *b, size_t cap);
+
+/* Frees the storage (if any). Safe on a zeroed or already freed buffer. */
+void tg_buf_fini(struct tg_buf *b);
+
+/* Bytes waiting to be read. */
+static inline size_t tg_buf_len(const struct tg_buf *b)
+{
+    return b->end - b->start;
+}
+
+static inline char *tg_buf_head(const struct tg_buf *b)
+{
+    return b->data + b->start;
+}
+
+/*
+ * Makes room for writing: allocates if needed and moves unread bytes to the
+ * front when that frees space. Returns the writable space at the tail
+ * (0 when full or on allocation failure) and sets *tail.
+ */
+size_t tg_buf_space(struct tg_buf *b, char **tail);
+
+/* Records n bytes written at the tail returned by tg_buf_space. */
+void tg_buf_produce(struct tg_buf *b, size_t n);
+
+/* Drops n bytes from the front; releases the storage when it empties. */
+void tg_buf_consume(struct tg_buf *b, size_t n);
+
+/* Appends n bytes; returns 0 or -ENOBUFS when they do not fit. */
+int tg_buf_append(struct tg_buf *b, const void *p, size_t n);
+
+/* Appends printf-formatted text; returns 0 or -ENOBUFS. */
+int tg_buf_printf(struct tg_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Releases the storage if the buffer is empty. */
+void tg_buf_release_if_empty(struct tg_buf *b);
+
+#endif

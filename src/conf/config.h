@@ -1,0 +1,98 @@
+/*
+ * config: every run-time setting, parsed from the command line and from a
+ * config file. One table (config.c) defines each directive once - name,
+ * type, default, help - and drives the flag parser, the file parser and
+ * --help. A flag "--name VALUE" and a file line "name VALUE" are the same
+ * directive. Command-line values override the file; for repeatable
+ * directives (listen) the command line replaces the file's list.
+ */
+#ifndef TG_CONFIG_H
+#define TG_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#define TG_CONFIG_MAX_LISTEN 16
+#define TG_CONFIG_MAX_PORT_RANGES 32
+#define TG_CONFIG_MAX_SCHEMES 8
+
+struct tg_listen_addr {
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+    char text[64]; /* as written, e.g. "[::1]:3128" */
+};
+
+struct tg_port_range {
+    uint16_t lo, hi; /* inclusive */
+};
+
+struct tg_config {
+    char *config_file; /* owned; NULL if none */
+    struct tg_listen_addr listen[TG_CONFIG_MAX_LISTEN];
+    size_t nlisten;
+    char *htpasswd;   /* owned; NULL if none */
+    char *realm;      /* owned */
+    char *auth[TG_CONFIG_MAX_SCHEMES]; /* owned; ordered scheme names, e.g. "basic" */
+    size_t nauth;
+    char *access_log; /* owned; "-" is stderr; NULL disables */
+    char *auth_log;   /* owned; "-" is stderr; NULL disables */
+    int threads;      /* event-loop threads; default: online CPUs */
+    int hash_threads; /* password-hashing pool threads; default: online CPUs */
+    struct tg_port_range connect_ports[TG_CONFIG_MAX_PORT_RANGES];
+    size_t nconnect_ports;
+    bool no_auth;
+
+    /* Limits (bytes / counts). */
+    size_t max_header_size;  /* whole request head; 431 past it */
+    size_t max_headers;      /* fields per head; 431 past it */
+    size_t max_request_line; /* 414 past it */
+    size_t preauth_body_max; /* body an unauthenticated client may send (discarded) */
+    int max_connections;     /* per process; 503 past it */
+
+    /* Timeouts (milliseconds internally; seconds in flags and files). */
+    uint64_t header_timeout_ms;
+    uint64_t idle_timeout_ms;
+    uint64_t connect_timeout_ms;  /* upstream connect */
+    uint64_t response_timeout_ms; /* upstream response head / body inactivity */
+    uint64_t tunnel_idle_timeout_ms;
+    uint64_t shutdown_grace_ms;
+
+    /* Credential cache and upstream pool. */
+    uint64_t cred_cache_ttl_ms;
+    size_t cred_cache_size; /* entries per worker */
+    size_t upstream_pool_size; /* idle upstream connections kept per worker */
+    uint64_t upstream_idle_timeout_ms;
+};
+
+/* Fills every field with its default. Returns 0 or -ENOMEM. */
+int tg_config_defaults(struct tg_config *c);
+
+/*
+ * Applies argv (argv[0] is the program name; options start at argv[1]):
+ * finds --config first and loads that file, then applies the flags.
+ * Returns 0 when the program should run, 1 when --help or --version was
+ * handled (already printed to out), or -1 with a one-line message in err
+ * ("FILE:LINE: problem" for file errors, "--flag: problem" for flags).
+ */
+int tg_config_parse_args(struct tg_config *c, int argc, char **argv, FILE *out, char *err,
+                         size_t errlen);
+
+/* Loads a config file into c. Returns 0 or -1 with "FILE:LINE: problem" in err. */
+int tg_config_load_file(struct tg_config *c, const char *path, char *err, size_t errlen);
+
+/* Checks cross-directive rules (e.g. no credentials and no --no-auth). 0 or -1 + err. */
+int tg_config_validate(const struct tg_config *c, char *err, size_t errlen);
+
+/* Prints --help, generated from the directive table. */
+void tg_config_print_help(FILE *out);
+
+/* true when port is allowed for CONNECT. */
+bool tg_config_connect_port_ok(const struct tg_config *c, uint16_t port);
+
+/* Frees owned strings. Accepts a zeroed struct. */
+void tg_config_fini(struct tg_config *c);
+
+#endif

@@ -1,0 +1,296 @@
+/*
+ * main: process start-up and the signal loop. Parses the configuration,
+ * opens logs and the user database, binds one listening socket per
+ * listener per worker (SO_REUSEPORT spreads connections across them),
+ * starts the workers and then waits for signals:
+ *   SIGTERM/SIGINT  drain (stop accepting, finish in-flight requests for at
+ *                   most shutdown-grace seconds), then exit 0
+ *   SIGHUP          re-read credential files; a broken file keeps old data
+ *   SIGUSR1         reopen log files (logrotate)
+ * Exit status: 0 clean exit, 1 run-time failure (cannot bind, out of
+ * memory), 2 usage or configuration error.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "auth/auth.h"
+#include "auth/userdb.h"
+#include "base/b64.h"
+#include "base/clock.h"
+#include "base/secret.h"
+#include "conf/config.h"
+#include "cred/htpasswd.h"
+#include "loop/dns.h"
+#include "loop/pool.h"
+#include "net/sock.h"
+#include "proxy/server.h"
+#include "proxy/worker.h"
+
+#define EXIT_USAGE 2
+#define HASH_QUEUE_MAX 4096 /* pending verifications; beyond it, 503 */
+#define LISTEN_BACKLOG 4096
+
+struct app {
+    struct tg_config cfg;
+    struct tg_server srv;
+    struct tg_userdb *userdb;
+    struct tg_pool *pool;
+    struct tg_worker **workers;
+    int nworkers;
+};
+
+static int demo_user(int argc, char **argv)
+{
+    unsigned char raw[12];
+    char pw[TG_B64_ENCODED_SIZE(sizeof raw)];
+    if (argc != 3) {
+        fprintf(stderr, "usage: tollgate demo-user FILE\n");
+        return EXIT_USAGE;
+    }
+    if (tg_secret_random(raw, sizeof raw) < 0)
+        return 1;
+    tg_b64_encode(raw, sizeof raw, pw);
+    for (char *p = pw; *p; p++) /* URL-safe: pastes cleanly into a proxy URL */
+        *p = *p == '+' ? 'x' : *p == '/' ? 'y' : *p;
+    int rc = tg_htpasswd_create(argv[2], "demo", pw);
+    if (rc < 0) {
+        fprintf(stderr, "tollgate: cannot create %s: %s\n", argv[2],
+                rc == -EEXIST ? "file exists (not overwriting)" : strerror(-rc));
+        return rc == -EEXIST ? EXIT_USAGE : 1;
+    }
+    printf("Created %s with user 'demo' (bcrypt).\n"
+           "Password, shown only now: %s\n\n"
+           "Try it:\n"
+           "  curl -x http://127.0.0.1:3128 --proxy-user demo:%s http://example.com/\n",
+           argv[2], pw, pw);
+    tg_secret_wipe(pw, sizeof pw);
+    return 0;
+}
+
+static int open_logs(struct app *a, char *err, size_t len)
+{
+    int rc = tg_logfile_open(&a->srv.access_log, a->cfg.access_log);
+    if (rc < 0) {
+        snprintf(err, len, "access-log: cannot open '%s': %s", a->cfg.access_log, strerror(-rc));
+        return -1;
+    }
+    rc = tg_logfile_open(&a->srv.auth_log, a->cfg.auth_log);
+    if (rc < 0) {
+        snprintf(err, len, "auth-log: cannot open '%s': %s", a->cfg.auth_log, strerror(-rc));
+        return -1;
+    }
+    return 0;
+}
+
+static int setup_auth(struct app *a, char *err, size_t len)
+{
+    if (a->cfg.no_auth)
+        return 0;
+    a->userdb = tg_userdb_new(a->cfg.htpasswd, err, len);
+    if (!a->userdb)
+        return -1;
+    struct tg_auth_config ac = {
+        .realm = a->cfg.realm,
+        .schemes = (const char *const *)a->cfg.auth,
+        .nschemes = a->cfg.nauth,
+        .userdb = a->userdb,
+        .pool = a->pool,
+    };
+    a->srv.auth = tg_auth_new(&ac, err, len);
+    return a->srv.auth ? 0 : -1;
+}
+
+/* Binds nworkers sockets for every listener; fds[w * nlisten + i]. */
+static int bind_all(struct app *a, int *fds)
+{
+    for (size_t i = 0; i < a->cfg.nlisten; i++) {
+        struct tg_listen_addr *l = &a->cfg.listen[i];
+        for (int w = 0; w < a->nworkers; w++) {
+            int fd = tg_sock_listen((struct sockaddr *)&l->addr, l->addrlen, LISTEN_BACKLOG);
+            if (fd < 0) {
+                fprintf(stderr, "tollgate: cannot listen on %s: %s\n", l->text, strerror(-fd));
+                return -1;
+            }
+            fds[w * (int)a->cfg.nlisten + (int)i] = fd;
+            if (w == 0 && tg_sock_port((struct sockaddr *)&l->addr) == 0) {
+                /* Port 0: every worker must share the port the kernel picked. */
+                struct sockaddr_storage got;
+                socklen_t glen;
+                tg_sock_local(fd, &got, &glen);
+                tg_sock_set_port((struct sockaddr *)&l->addr, tg_sock_port((struct sockaddr *)&got));
+            }
+        }
+        char text[TG_SOCK_ADDRSTRLEN];
+        tg_sock_format((struct sockaddr *)&l->addr, text, sizeof text);
+        fprintf(stderr, "tollgate: listening on %s\n", text);
+    }
+    return 0;
+}
+
+static int start_workers(struct app *a)
+{
+    size_t nl = a->cfg.nlisten;
+    int *fds = calloc((size_t)a->nworkers * nl, sizeof *fds);
+    a->workers = calloc((size_t)a->nworkers, sizeof *a->workers);
+    if (!fds || !a->workers || bind_all(a, fds) < 0) {
+        free(fds);
+        return -1;
+    }
+    for (int w = 0; w < a->nworkers; w++) {
+        a->workers[w] = tg_worker_new(w, &a->srv, &fds[(size_t)w * nl], nl);
+        if (!a->workers[w] || tg_worker_start(a->workers[w]) < 0) {
+            fprintf(stderr, "tollgate: cannot start worker %d\n", w);
+            free(fds);
+            return -1;
+        }
+    }
+    free(fds);
+    return 0;
+}
+
+static void reload(struct app *a)
+{
+    char err[512];
+    if (!a->userdb)
+        return;
+    if (tg_userdb_reload(a->userdb, err, sizeof err) < 0)
+        fprintf(stderr, "tollgate: reload failed, keeping the previous users: %s\n", err);
+    else
+        fprintf(stderr, "tollgate: reloaded %s (%zu users)\n", a->cfg.htpasswd,
+                tg_userdb_count(a->userdb));
+}
+
+static void reopen_logs(struct app *a)
+{
+    if (tg_logfile_reopen(&a->srv.access_log) < 0 || tg_logfile_reopen(&a->srv.auth_log) < 0)
+        fprintf(stderr, "tollgate: reopening logs failed: %s\n", strerror(errno));
+}
+
+static bool all_finished(struct app *a)
+{
+    for (int w = 0; a->workers && w < a->nworkers; w++) {
+        if (a->workers[w] && !tg_worker_finished(a->workers[w]))
+            return false;
+    }
+    return true;
+}
+
+/* Drains, waits at most the grace period, then forces the rest closed. */
+static void shut_down(struct app *a)
+{
+    for (int w = 0; a->workers && w < a->nworkers; w++) {
+        if (a->workers[w])
+            tg_worker_drain(a->workers[w]);
+    }
+    uint64_t deadline = tg_clock_mono_ms() + a->cfg.shutdown_grace_ms;
+    while (!all_finished(a) && tg_clock_mono_ms() < deadline)
+        usleep(20000);
+    for (int w = 0; a->workers && w < a->nworkers; w++) {
+        if (a->workers[w])
+            tg_worker_stop(a->workers[w]);
+    }
+}
+
+static void signal_loop(struct app *a, const sigset_t *set)
+{
+    for (;;) {
+        int sig = sigwaitinfo(set, NULL);
+        if (sig == SIGHUP)
+            reload(a);
+        else if (sig == SIGUSR1)
+            reopen_logs(a);
+        else if (sig == SIGTERM || sig == SIGINT)
+            break;
+    }
+    fprintf(stderr, "tollgate: shutting down\n");
+    shut_down(a);
+}
+
+static void teardown(struct app *a)
+{
+    for (int w = 0; a->workers && w < a->nworkers; w++) {
+        if (a->workers[w])
+            tg_worker_join(a->workers[w]);
+    }
+    tg_pool_free(a->pool); /* runs queued jobs; their results land in worker mailboxes */
+    for (int w = 0; a->workers && w < a->nworkers; w++)
+        tg_worker_free(a->workers[w]);
+    free(a->workers);
+    tg_auth_free(a->srv.auth);
+    tg_userdb_free(a->userdb);
+    tg_logfile_close(&a->srv.access_log);
+    tg_logfile_close(&a->srv.auth_log);
+    tg_dns_global_fini();
+    tg_config_fini(&a->cfg);
+}
+
+static int configure(struct app *a, int argc, char **argv)
+{
+    char err[512];
+    if (tg_config_defaults(&a->cfg) < 0)
+        return 1;
+    int rc = tg_config_parse_args(&a->cfg, argc, argv, stdout, err, sizeof err);
+    if (rc == 1)
+        return -1;
+    if (rc < 0 || tg_config_validate(&a->cfg, err, sizeof err) < 0 ||
+        open_logs(a, err, sizeof err) < 0) {
+        fprintf(stderr, "tollgate: %s\n", err);
+        return EXIT_USAGE;
+    }
+    a->pool = tg_pool_new(a->cfg.hash_threads, HASH_QUEUE_MAX);
+    if (!a->pool)
+        return 1;
+    if (setup_auth(a, err, sizeof err) < 0) {
+        fprintf(stderr, "tollgate: %s\n", err);
+        return EXIT_USAGE;
+    }
+    a->srv.cfg = &a->cfg;
+    a->srv.limits.max_request_line = a->cfg.max_request_line;
+    a->srv.limits.max_head = a->cfg.max_header_size;
+    a->srv.limits.max_fields = a->cfg.max_headers;
+    a->nworkers = a->cfg.threads;
+    return 0;
+}
+
+static void warn_about_mode(const struct tg_config *cfg)
+{
+    if (cfg->no_auth)
+        fprintf(stderr, "tollgate: WARNING: --no-auth given: this is an OPEN proxy\n");
+    else
+        fprintf(stderr, "tollgate: warning: Basic credentials cross plaintext listeners "
+                        "readable by anyone on the path\n");
+}
+
+int main(int argc, char **argv)
+{
+    static struct app a;
+    sigset_t set;
+    if (argc > 1 && strcmp(argv[1], "demo-user") == 0)
+        return demo_user(argc, argv);
+    /* Signals are taken synchronously by the main thread only. */
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    int rc = configure(&a, argc, argv);
+    if (rc != 0) {
+        teardown(&a);
+        return rc < 0 ? 0 : rc;
+    }
+    if (tg_dns_global_init() < 0 || start_workers(&a) < 0) {
+        shut_down(&a);
+        teardown(&a);
+        return 1;
+    }
+    warn_about_mode(&a.cfg);
+    signal_loop(&a, &set);
+    teardown(&a);
+    return 0;
+}

@@ -1,0 +1,108 @@
+/*
+ * sock: thin wrappers over socket(2) calls. No logging here: callers decide
+ * what a failure means.
+ */
+#include "net/sock.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+socklen_t tg_sock_len(const struct sockaddr *addr)
+{
+    return addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+}
+
+int tg_sock_listen(const struct sockaddr *addr, socklen_t len, int backlog)
+{
+    int one = 1;
+    int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0 ||
+        (addr->sa_family == AF_INET6 &&
+         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0) ||
+        bind(fd, addr, len) < 0 || listen(fd, backlog) < 0) {
+        int err = -errno;
+        close(fd);
+        return err;
+    }
+    return fd;
+}
+
+int tg_sock_accept(int lfd, struct sockaddr_storage *peer, socklen_t *len)
+{
+    int one = 1;
+    *len = sizeof *peer;
+    int fd = accept4(lfd, (struct sockaddr *)peer, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return fd;
+}
+
+int tg_sock_connect(const struct sockaddr *addr, socklen_t len)
+{
+    int one = 1;
+    int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (connect(fd, addr, len) < 0 && errno != EINPROGRESS) {
+        int err = -errno;
+        close(fd);
+        return err;
+    }
+    return fd;
+}
+
+int tg_sock_error(int fd)
+{
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        return errno;
+    return err;
+}
+
+void tg_sock_format(const struct sockaddr *addr, char *out, size_t outlen)
+{
+    char ip[INET6_ADDRSTRLEN] = "?";
+    if (addr->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)addr;
+        inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof ip);
+        snprintf(out, outlen, "[%s]:%u", ip, ntohs(s6->sin6_port));
+    } else if (addr->sa_family == AF_INET) {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)addr;
+        inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof ip);
+        snprintf(out, outlen, "%s:%u", ip, ntohs(s4->sin_port));
+    } else {
+        snprintf(out, outlen, "-");
+    }
+}
+
+int tg_sock_local(int fd, struct sockaddr_storage *out, socklen_t *len)
+{
+    *len = sizeof *out;
+    return getsockname(fd, (struct sockaddr *)out, len) < 0 ? -errno : 0;
+}
+
+uint16_t tg_sock_port(const struct sockaddr *addr)
+{
+    if (addr->sa_family == AF_INET6)
+        return ntohs(((const struct sockaddr_in6 *)addr)->sin6_port);
+    return ntohs(((const struct sockaddr_in *)addr)->sin_port);
+}
+
+void tg_sock_set_port(struct sockaddr *addr, uint16_t port)
+{
+    if (addr->sa_family == AF_INET6)
+        ((struct sockaddr_in6 *)addr)->sin6_port = htons(port);
+    else
+        ((struct sockaddr_in *)addr)->sin_port = htons(port);
+}

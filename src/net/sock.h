@@ -1,0 +1,44 @@
+/*
+ * sock: the socket system calls Tollgate needs, with the options it always
+ * wants (non-blocking, close-on-exec, TCP_NODELAY), and address formatting
+ * for logs. Returns follow the setup idiom: an fd or a negative errno.
+ */
+#ifndef TG_SOCK_H
+#define TG_SOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+/* Longest text tg_sock_format writes, "[v6]:port" with NUL. */
+#define TG_SOCK_ADDRSTRLEN 64
+
+/*
+ * A listening socket on addr with SO_REUSEADDR and SO_REUSEPORT (so each
+ * worker can own one). Returns the fd or a negative errno.
+ */
+int tg_sock_listen(const struct sockaddr *addr, socklen_t len, int backlog);
+
+/* Accepts one connection (non-blocking, cloexec). fd or negative errno. */
+int tg_sock_accept(int lfd, struct sockaddr_storage *peer, socklen_t *len);
+
+/* Starts a non-blocking connect. fd (connect in progress or done) or negative errno. */
+int tg_sock_connect(const struct sockaddr *addr, socklen_t len);
+
+/* The pending error of a socket after a non-blocking connect (0 if connected). */
+int tg_sock_error(int fd);
+
+/* Length of the sockaddr for its family. */
+socklen_t tg_sock_len(const struct sockaddr *addr);
+
+/* Writes "ip:port" or "[ip6]:port" into out (TG_SOCK_ADDRSTRLEN). */
+void tg_sock_format(const struct sockaddr *addr, char *out, size_t outlen);
+
+/* The local address of fd; 0 or negative errno. */
+int tg_sock_local(int fd, struct sockaddr_storage *out, socklen_t *len);
+
+/* Port of an AF_INET/AF_INET6 address. */
+uint16_t tg_sock_port(const struct sockaddr *addr);
+void tg_sock_set_port(struct sockaddr *addr, uint16_t port);
+
+#endif

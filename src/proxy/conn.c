@@ -1,0 +1,719 @@
+/*
+ * conn: the client side of a connection (RFC 9112 §9): reading and parsing
+ * request heads, authentication, responses the proxy writes itself,
+ * persistent connections and pipelining (one request at a time, in order;
+ * the next head is parsed only after the previous response is written).
+ *
+ * Invalid framing closes the connection after the error response, because
+ * after a smuggling attempt nothing that follows can be trusted. A request
+ * refused before its body was read keeps the connection only when the body
+ * is small enough to read and drop (the pre-authentication limit).
+ */
+#include "proxy/conn.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "auth/auth.h"
+#include "base/clock.h"
+#include "http/hopbyhop.h"
+#include "http/target.h"
+#include "log/accesslog.h"
+#include "log/authlog.h"
+#include "proxy/errpage.h"
+#include "proxy/server.h"
+#include "proxy/upstream.h"
+#include "proxy/worker.h"
+
+#define OUT_BUF 65536
+#define MIN_IN_BUF 16384
+
+static const struct tg_config *cfg_of(const struct tg_conn *c)
+{
+    return c->w->srv->cfg;
+}
+
+static void on_free(struct tg_loop_msg *m)
+{
+    struct tg_conn *c = tg_container_of(m, struct tg_conn, free_msg);
+    free(c);
+}
+
+static void on_process(struct tg_loop_msg *m)
+{
+    struct tg_conn *c = tg_container_of(m, struct tg_conn, process_msg);
+    c->process_queued = false;
+    if (!c->closed)
+        tg_conn_process(c);
+}
+
+static void queue_process(struct tg_conn *c)
+{
+    if (c->process_queued || c->closed)
+        return;
+    c->process_queued = true;
+    c->process_msg.cb = on_process;
+    tg_loop_defer(c->w->loop, &c->process_msg);
+}
+
+static void req_free(struct tg_req *r)
+{
+    if (!r)
+        return;
+    free(r->target);
+    free(r->uphead);
+    free(r->addrs);
+    free(r);
+}
+
+static void log_access(struct tg_conn *c)
+{
+    struct tg_req *r = c->req;
+    struct tg_access_entry e = {
+        .client = c->peer,
+        .user = tg_str_c(r->user),
+        .method = tg_str_c(r->method),
+        .target = tg_str_c(r->target ? r->target : "-"),
+        .status = r->status,
+        .bytes_in = r->bytes_in,
+        .bytes_out = r->bytes_out,
+        .duration_us = tg_clock_mono_us() - r->start_us,
+        .upstream = r->upstream_addr[0] ? r->upstream_addr : NULL,
+        .reason = r->reason,
+    };
+    tg_accesslog_write(&c->w->srv->access_log, &e);
+}
+
+static void free_attempt(struct tg_conn *c)
+{
+    if (!c->at)
+        return;
+    if (c->state == TG_CONN_AUTH) {
+        c->at->orphaned = true; /* the pool job frees it */
+    } else {
+        tg_auth_attempt_fini(c->at);
+        free(c->at);
+    }
+    c->at = NULL;
+}
+
+void tg_conn_close(struct tg_conn *c)
+{
+    struct tg_worker *w = c->w;
+    if (c->closed)
+        return;
+    c->closed = true;
+    if (c->dnsq) {
+        tg_dns_cancel(c->dnsq);
+        c->dnsq = NULL;
+    }
+    free_attempt(c);
+    tg_tunnel_free(c->tun);
+    c->tun = NULL;
+    tg_upstream_close(c->up);
+    c->up = NULL;
+    if (c->req) {
+        if (!c->req->reason)
+            c->req->reason = "client_closed";
+        log_access(c);
+        req_free(c->req);
+        c->req = NULL;
+    }
+    tg_loop_timer_clear(w->loop, &c->timer);
+    tg_loop_watch(w->loop, &c->io, 0);
+    close(c->io.fd);
+    tg_buf_fini(&c->in);
+    tg_buf_fini(&c->out);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    w->nconns--;
+    atomic_fetch_sub(&w->srv->nconns, 1);
+    c->free_msg.cb = on_free;
+    tg_loop_defer(w->loop, &c->free_msg);
+    tg_worker_conn_gone(w);
+}
+
+bool tg_conn_close_if_idle(struct tg_conn *c)
+{
+    if (c->req || c->state != TG_CONN_HEAD || tg_buf_len(&c->in))
+        return false;
+    tg_conn_close(c);
+    return true;
+}
+
+void tg_conn_set_timer(struct tg_conn *c, uint64_t ms)
+{
+    tg_loop_timer_set(c->w->loop, &c->timer, ms);
+}
+
+void tg_conn_update(struct tg_conn *c)
+{
+    uint32_t ev = 0;
+    if (c->closed || c->state == TG_CONN_TUNNEL)
+        return;
+    bool reading = false;
+    switch (c->state) {
+    case TG_CONN_HEAD:
+        reading = !c->process_queued;
+        break;
+    case TG_CONN_FORWARD:
+        reading = !c->req->body_in.done;
+        break;
+    case TG_CONN_RESPOND:
+        reading = c->req->discard && !c->req->body_in.done;
+        break;
+    default:
+        break;
+    }
+    /* Level-triggered: never ask for input there is no room for. */
+    if (reading && !c->client_eof && tg_buf_len(&c->in) < c->in.cap)
+        ev |= EPOLLIN | EPOLLRDHUP;
+    if (tg_buf_len(&c->out))
+        ev |= EPOLLOUT;
+    tg_loop_watch(c->w->loop, &c->io, ev);
+}
+
+static struct tg_req *req_new(struct tg_conn *c)
+{
+    struct tg_req *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->start_us = tg_clock_mono_us();
+    snprintf(r->method, sizeof r->method, "-");
+    return r;
+}
+
+/* The body of the refused request can be read and dropped to keep the connection. */
+static bool can_discard_body(const struct tg_conn *c)
+{
+    const struct tg_req *r = c->req;
+    if (r->body_in.done || r->body_in.kind == TG_BODY_NONE)
+        return true;
+    if (r->expect_continue) /* the client may never send it */
+        return false;
+    if (r->body_in.kind == TG_BODY_LENGTH)
+        return r->body_in.left <= cfg_of(c)->preauth_body_max;
+    return r->body_in.kind == TG_BODY_CHUNKED;
+}
+
+void tg_conn_respond(struct tg_conn *c, int status, const char *reason, const char *extra,
+                     const char *body)
+{
+    struct tg_req *r = c->req;
+    size_t blen = strlen(body);
+    bool keep = r->keep_alive && !c->close_after && !c->w->draining && can_discard_body(c);
+    r->status = status;
+    r->reason = reason;
+    r->discard = keep && !r->body_in.done && r->body_in.kind != TG_BODY_NONE;
+    c->close_after = !keep;
+    const char *conn_hdr = !keep ? "Connection: close\r\n"
+                           : r->http10 ? "Connection: keep-alive\r\n"
+                                       : "";
+    int rc = tg_buf_printf(&c->out,
+                           "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                           "Content-Length: %zu\r\n%s%s\r\n",
+                           status, tg_errpage_phrase(status), blen, extra ? extra : "", conn_hdr);
+    if (rc == 0 && !r->is_head)
+        rc = tg_buf_append(&c->out, body, blen);
+    if (rc < 0) {
+        tg_conn_close(c);
+        return;
+    }
+    c->state = TG_CONN_RESPOND;
+    tg_conn_set_timer(c, cfg_of(c)->idle_timeout_ms);
+    bool discard = r->discard; /* r may be gone once the flush finishes the request */
+    if (tg_conn_flush(c) && discard)
+        tg_conn_process(c);
+}
+
+void tg_conn_finish_request(struct tg_conn *c)
+{
+    log_access(c);
+    req_free(c->req);
+    c->req = NULL;
+    free_attempt(c);
+    if (c->close_after || c->w->draining || c->client_eof) {
+        tg_conn_close(c);
+        return;
+    }
+    c->state = TG_CONN_HEAD;
+    c->head_started = false;
+    tg_buf_release_if_empty(&c->in);
+    tg_conn_set_timer(c, cfg_of(c)->idle_timeout_ms);
+    if (tg_buf_len(&c->in))
+        queue_process(c);
+    tg_conn_update(c);
+}
+
+static void on_out_drained(struct tg_conn *c)
+{
+    struct tg_req *r = c->req;
+    switch (c->state) {
+    case TG_CONN_RESPOND:
+        if (r->tunnel_pending) {
+            r->tunnel_pending = false;
+            tg_tunnel_start(c);
+        } else if (!r->discard || r->body_in.done) {
+            tg_conn_finish_request(c);
+        }
+        break;
+    case TG_CONN_FORWARD:
+        tg_forward_on_out_drained(c);
+        break;
+    default:
+        break;
+    }
+}
+
+bool tg_conn_flush(struct tg_conn *c)
+{
+    while (tg_buf_len(&c->out)) {
+        ssize_t n = send(c->io.fd, tg_buf_head(&c->out), tg_buf_len(&c->out), MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR)
+                break;
+            tg_conn_close(c);
+            return false;
+        }
+        if (c->req)
+            c->req->bytes_out += (uint64_t)n;
+        tg_buf_consume(&c->out, (size_t)n);
+    }
+    if (tg_buf_len(&c->out) == 0)
+        on_out_drained(c);
+    if (c->closed)
+        return false;
+    tg_conn_update(c);
+    return true;
+}
+
+/* Drops body bytes of a refused request (RFC 9112 §9.6 would otherwise force a close). */
+static void discard_body(struct tg_conn *c)
+{
+    struct tg_req *r = c->req;
+    struct tg_framing *f = &r->body_in;
+    while (!f->done && tg_buf_len(&c->in)) {
+        size_t len = tg_buf_len(&c->in), used = len;
+        if (f->kind == TG_BODY_LENGTH) {
+            used = len < f->left ? len : (size_t)f->left;
+            f->left -= used;
+            f->done = f->left == 0;
+        } else {
+            struct tg_str data;
+            struct tg_http_error err;
+            enum tg_chunked_result cr = tg_chunked_step(&f->dec, tg_buf_head(&c->in), len, &used,
+                                                        &data, &err);
+            if (cr == TG_CHUNKED_ERROR) {
+                tg_conn_close(c);
+                return;
+            }
+            f->done = cr == TG_CHUNKED_DONE;
+        }
+        r->bytes_in += used;
+        r->discarded += used;
+        tg_buf_consume(&c->in, used);
+        if (r->discarded > cfg_of(c)->preauth_body_max + 65536) {
+            tg_conn_close(c);
+            return;
+        }
+    }
+    if (f->done && tg_buf_len(&c->out) == 0)
+        tg_conn_finish_request(c);
+    else
+        tg_conn_update(c);
+}
+
+static void write_auth_log(struct tg_conn *c, struct tg_auth_attempt *at)
+{
+    struct tg_auth_entry e = {
+        .client = c->peer,
+        .user = at->user[0] ? at->user : NULL,
+        .scheme = at->scheme ? at->scheme->name : "-",
+        .ok = at->result == TG_AUTH_OK,
+        .reason = at->reason,
+    };
+    tg_authlog_write(&c->w->srv->auth_log, &e);
+}
+
+static void respond_407(struct tg_conn *c, const struct tg_auth_attempt *at, bool failed)
+{
+    struct tg_buf hdrs;
+    tg_buf_init(&hdrs, 4096);
+    tg_auth_challenges(c->w->srv->auth, &hdrs, failed ? at->scheme : NULL,
+                       failed ? "invalid_credentials" : NULL);
+    char *extra = strndup(hdrs.data ? tg_buf_head(&hdrs) : "", tg_buf_len(&hdrs));
+    tg_buf_fini(&hdrs);
+    tg_conn_respond(c, 407, at->reason, extra, tg_errpage_body(407));
+    free(extra);
+}
+
+static void after_auth(struct tg_conn *c)
+{
+    struct tg_req *r = c->req;
+    if (r->is_connect && !tg_config_connect_port_ok(cfg_of(c), r->port)) {
+        tg_conn_respond(c, 403, "connect_port_denied", NULL, tg_errpage_body(403));
+        return;
+    }
+    tg_forward_start(c);
+}
+
+static void handle_auth_result(struct tg_conn *c, struct tg_auth_attempt *at)
+{
+    if (at->result != TG_AUTH_CHALLENGE || at->scheme)
+        write_auth_log(c, at);
+    switch (at->result) {
+    case TG_AUTH_OK:
+        snprintf(c->req->user, sizeof c->req->user, "%s", at->user);
+        after_auth(c);
+        break;
+    case TG_AUTH_CHALLENGE:
+        respond_407(c, at, false);
+        break;
+    case TG_AUTH_FAIL:
+        snprintf(c->req->user, sizeof c->req->user, "%s", at->user);
+        respond_407(c, at, true);
+        break;
+    default:
+        tg_conn_respond(c, 503, "auth_busy", "Retry-After: 1\r\n", tg_errpage_body(503));
+        break;
+    }
+}
+
+static void on_auth_done(struct tg_auth_attempt *at)
+{
+    struct tg_conn *c = at->owner;
+    c->state = TG_CONN_HEAD; /* no longer pending; respond/forward set the next state */
+    handle_auth_result(c, at);
+}
+
+static void start_auth(struct tg_conn *c, struct tg_str value)
+{
+    struct tg_auth_attempt *at = calloc(1, sizeof *at);
+    if (!at) {
+        tg_conn_close(c);
+        return;
+    }
+    at->owner = c;
+    at->cache = c->w->cache;
+    at->on_done = on_auth_done;
+    c->at = at;
+    enum tg_auth_result res =
+        tg_auth_start(c->w->srv->auth, c->w->loop, at, value, tg_loop_now(c->w->loop));
+    if (res == TG_AUTH_PENDING) {
+        c->state = TG_CONN_AUTH;
+        tg_loop_timer_clear(c->w->loop, &c->timer);
+        tg_conn_update(c);
+        return;
+    }
+    handle_auth_result(c, at);
+}
+
+static int append_authority(struct tg_buf *b, const struct tg_req *r, bool v6)
+{
+    const char *fmt = v6 ? (r->port == 80 ? "[%s]" : "[%s]:%u") : (r->port == 80 ? "%s" : "%s:%u");
+    return tg_buf_printf(b, fmt, r->host, r->port);
+}
+
+/*
+ * The head sent to the origin: origin-form target, Host rebuilt from the
+ * absolute-form target (RFC 9112 §3.2.2 says the received Host is
+ * ignored), hop-by-hop fields removed, Via added, framing rewritten.
+ */
+static bool build_uphead(struct tg_conn *c, const struct tg_reqhead *h, const struct tg_target *t)
+{
+    struct tg_req *r = c->req;
+    bool fwd[TG_REQHEAD_MAX_FIELDS];
+    struct tg_buf b;
+    tg_buf_init(&b, h->head_len + 1024);
+    tg_hopbyhop_mark(h->fields, h->nfields, fwd);
+    int rc = tg_buf_printf(&b, "%s ", r->method);
+    if (rc == 0 && (t->path.len == 0 || t->path.p[0] != '/'))
+        rc = tg_buf_append(&b, "/", 1);
+    rc = rc ? rc : tg_buf_append(&b, t->path.p, t->path.len);
+    rc = rc ? rc : tg_buf_append(&b, " HTTP/1.1\r\nHost: ", 17);
+    rc = rc ? rc : append_authority(&b, r, t->host_is_ipv6);
+    rc = rc ? rc : tg_buf_append(&b, "\r\n", 2);
+    for (size_t i = 0; rc == 0 && i < h->nfields; i++) {
+        const struct tg_field *f = &h->fields[i];
+        if (!fwd[i] || tg_str_eq_nocase(f->name, "Host"))
+            continue;
+        rc = tg_buf_append(&b, f->name.p, f->name.len);
+        rc = rc ? rc : tg_buf_append(&b, ": ", 2);
+        rc = rc ? rc : tg_buf_append(&b, f->value.p, f->value.len);
+        rc = rc ? rc : tg_buf_append(&b, "\r\n", 2);
+    }
+    rc = rc ? rc : tg_buf_append(&b, "Via: 1.1 tollgate\r\n", 19);
+    if (rc == 0 && h->body == TG_BODY_LENGTH)
+        rc = tg_buf_printf(&b, "Content-Length: %llu\r\n", (unsigned long long)h->content_length);
+    if (rc == 0 && h->body == TG_BODY_CHUNKED)
+        rc = tg_buf_append(&b, "Transfer-Encoding: chunked\r\n", 28);
+    rc = rc ? rc : tg_buf_append(&b, "\r\n", 2);
+    if (rc < 0) {
+        tg_buf_fini(&b);
+        return false;
+    }
+    r->uphead_len = tg_buf_len(&b);
+    r->uphead = b.data; /* ownership moves to the request; start is 0 */
+    return true;
+}
+
+static void fill_req(struct tg_req *r, const struct tg_reqhead *h, size_t head_len)
+{
+    size_t mlen = h->method.len < sizeof r->method - 1 ? h->method.len : sizeof r->method - 1;
+    memcpy(r->method, h->method.p, mlen);
+    r->method[mlen] = '\0';
+    r->target = strndup(h->target.p, h->target.len);
+    r->is_connect = h->is_connect;
+    r->is_head = tg_str_eq(h->method, tg_str_c("HEAD"));
+    r->http10 = h->minor_version == 0;
+    r->keep_alive = h->keep_alive;
+    r->expect_continue = h->expect_continue;
+    r->body_in.kind = h->body;
+    r->body_in.left = h->content_length;
+    tg_chunked_init(&r->body_in.dec);
+    r->body_in.done = h->body == TG_BODY_NONE || (h->body == TG_BODY_LENGTH && h->content_length == 0);
+    r->bytes_in = head_len;
+}
+
+struct refusal {
+    int status;
+    const char *reason;
+    const char *body;
+};
+
+static bool refuse(struct refusal *rf, int status, const char *reason, const char *body)
+{
+    rf->status = status;
+    rf->reason = reason;
+    rf->body = body ? body : tg_errpage_body(status);
+    return false;
+}
+
+/* Validates the target and copies host and port; false with *rf set if refused. */
+static bool check_target(struct tg_conn *c, const struct tg_reqhead *h, struct tg_target *t,
+                         struct refusal *rf)
+{
+    struct tg_req *r = c->req;
+    struct tg_http_error err;
+    if (tg_target_parse(h->target, h->is_connect, t, &err) < 0)
+        return refuse(rf, err.status, err.reason, NULL);
+    if (t->form == TG_TARGET_ORIGIN || t->form == TG_TARGET_ASTERISK)
+        return refuse(rf, 400, "not_a_proxy_request", tg_errpage_not_a_server);
+    if (t->host.len >= sizeof r->host)
+        return refuse(rf, 400, "host_too_long", NULL);
+    memcpy(r->host, t->host.p, t->host.len);
+    r->host[t->host.len] = '\0';
+    r->port = t->port;
+    if (h->proxy_auth_count > 1)
+        return refuse(rf, 400, "duplicate_proxy_authorization", NULL);
+    if (!h->is_connect && !build_uphead(c, h, t))
+        return refuse(rf, 431, "header_too_large", NULL);
+    return true;
+}
+
+/* Copies the Proxy-Authorization value (it must outlive the head's buffer). */
+static struct tg_str copy_credentials(const struct tg_reqhead *h, char *cred, size_t cap)
+{
+    struct tg_str value = {NULL, 0};
+    if (h->proxy_auth_index < 0)
+        return value;
+    struct tg_str v = h->fields[h->proxy_auth_index].value;
+    value.len = v.len < cap ? v.len : cap; /* longer than the limit: rejected by auth */
+    memcpy(cred, v.p, value.len);
+    value.p = cred;
+    return value;
+}
+
+static void handle_head(struct tg_conn *c, const struct tg_reqhead *h, size_t head_len)
+{
+    char cred[TG_AUTH_CRED_MAX + 1];
+    struct tg_target t;
+    struct refusal rf;
+    struct tg_req *r = c->req = req_new(c);
+    if (!r) {
+        tg_conn_close(c);
+        return;
+    }
+    fill_req(r, h, head_len);
+    bool ok = check_target(c, h, &t, &rf);
+    struct tg_str value = copy_credentials(h, cred, sizeof cred);
+    /* Everything needed is copied: the head's bytes can go. */
+    tg_buf_consume(&c->in, head_len);
+    if (!ok) {
+        tg_conn_respond(c, rf.status, rf.reason, NULL, rf.body);
+        return;
+    }
+    tg_loop_timer_clear(c->w->loop, &c->timer);
+    if (c->w->srv->auth)
+        start_auth(c, value);
+    else
+        after_auth(c);
+}
+
+static void try_head(struct tg_conn *c)
+{
+    size_t len = tg_buf_len(&c->in);
+    struct tg_http_error err;
+    if (len == 0) {
+        if (c->client_eof)
+            tg_conn_close(c);
+        return;
+    }
+    if (!c->head_started) {
+        c->head_started = true;
+        tg_conn_set_timer(c, cfg_of(c)->header_timeout_ms);
+    }
+    long rc = tg_reqhead_parse(tg_buf_head(&c->in), len, &c->w->srv->limits, c->w->scratch, &err);
+    if (rc == 0) {
+        if (c->client_eof)
+            tg_conn_close(c);
+        else if (len >= c->in.cap) {
+            err.status = 431;
+            err.reason = "header_too_large";
+            rc = -1;
+        } else {
+            tg_conn_update(c);
+            return;
+        }
+    }
+    if (rc < 0) {
+        if (!(c->req = req_new(c))) {
+            tg_conn_close(c);
+            return;
+        }
+        c->close_after = true; /* after invalid framing nothing that follows is trusted */
+        tg_conn_respond(c, err.status, err.reason, NULL, tg_errpage_body(err.status));
+        return;
+    }
+    handle_head(c, c->w->scratch, (size_t)rc);
+}
+
+void tg_conn_process(struct tg_conn *c)
+{
+    switch (c->state) {
+    case TG_CONN_HEAD:
+        try_head(c);
+        break;
+    case TG_CONN_FORWARD:
+        tg_forward_on_client(c);
+        break;
+    case TG_CONN_RESPOND:
+        if (c->req->discard)
+            discard_body(c);
+        break;
+    default:
+        break;
+    }
+}
+
+static void read_client(struct tg_conn *c)
+{
+    char *tail;
+    size_t space = tg_buf_space(&c->in, &tail);
+    if (space > 0) {
+        ssize_t n = recv(c->io.fd, tail, space, 0);
+        if (n > 0) {
+            tg_buf_produce(&c->in, (size_t)n);
+        } else if (n == 0) {
+            c->client_eof = true;
+        } else if (errno != EAGAIN && errno != EINTR) {
+            tg_conn_close(c);
+            return;
+        }
+    }
+    tg_buf_release_if_empty(&c->in);
+    tg_conn_process(c);
+    if (!c->closed && c->client_eof && c->state != TG_CONN_HEAD && c->req &&
+        !c->req->body_in.done) {
+        c->req->reason = "client_closed";
+        tg_conn_close(c); /* the client gave up mid-request */
+    }
+}
+
+static void on_client_io(struct tg_io *io, uint32_t events)
+{
+    struct tg_conn *c = tg_container_of(io, struct tg_conn, io);
+    if (c->closed)
+        return;
+    if (c->state == TG_CONN_TUNNEL) {
+        tg_tunnel_pump(c);
+        return;
+    }
+    if ((events & EPOLLOUT) && !tg_conn_flush(c))
+        return;
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        read_client(c);
+}
+
+void tg_conn_on_upstream(struct tg_conn *c, uint32_t events)
+{
+    if (c->closed)
+        return;
+    if (c->state == TG_CONN_TUNNEL)
+        tg_tunnel_pump(c);
+    else
+        tg_forward_on_upstream(c, events);
+}
+
+static void on_timer(struct tg_timer *t)
+{
+    struct tg_conn *c = tg_container_of(t, struct tg_conn, timer);
+    switch (c->state) {
+    case TG_CONN_HEAD:
+        if (!c->head_started || !(c->req = req_new(c))) {
+            tg_conn_close(c);
+            return;
+        }
+        c->close_after = true;
+        tg_conn_respond(c, 408, "header_timeout", NULL, tg_errpage_body(408));
+        break;
+    case TG_CONN_RESOLVE:
+    case TG_CONN_CONNECT:
+    case TG_CONN_FORWARD:
+        tg_forward_on_timeout(c);
+        break;
+    case TG_CONN_TUNNEL:
+        tg_tunnel_on_timeout(c);
+        break;
+    default:
+        if (c->req && !c->req->reason)
+            c->req->reason = "client_timeout";
+        tg_conn_close(c);
+        break;
+    }
+}
+
+struct tg_conn *tg_conn_new(struct tg_worker *w, int fd, const struct sockaddr *peer)
+{
+    struct tg_conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    size_t in_cap = w->srv->cfg->max_header_size;
+    c->w = w;
+    c->io.fd = fd;
+    c->io.cb = on_client_io;
+    tg_timer_init(&c->timer, on_timer);
+    tg_sock_format(peer, c->peer, sizeof c->peer);
+    tg_buf_init(&c->in, in_cap > MIN_IN_BUF ? in_cap : MIN_IN_BUF);
+    tg_buf_init(&c->out, OUT_BUF);
+    c->next = w->conns;
+    if (w->conns)
+        w->conns->prev = c;
+    w->conns = c;
+    w->nconns++;
+    tg_conn_set_timer(c, w->srv->cfg->idle_timeout_ms);
+    if (tg_loop_watch(w->loop, &c->io, EPOLLIN | EPOLLRDHUP) < 0) {
+        tg_conn_close(c);
+        return NULL;
+    }
+    return c;
+}

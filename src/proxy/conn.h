@@ -1,0 +1,154 @@
+/*
+ * conn: a client connection and the request it is working on. This header
+ * is private to the proxy layer: conn.c runs the client side (reading and
+ * parsing heads, authentication, proxy-generated responses, keep-alive and
+ * pipelining), forward.c relays an absolute-form request to its origin,
+ * tunnel.c runs CONNECT, upstream.c owns origin connections and the pool.
+ *
+ * Memory: an idle keep-alive connection is just this struct; buffers and
+ * the request are allocated while a request is in flight and released
+ * after it.
+ */
+#ifndef TG_CONN_H
+#define TG_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "http/chunked.h"
+#include "http/reqhead.h"
+#include "loop/dns.h"
+#include "loop/loop.h"
+#include "net/sock.h"
+
+struct tg_worker;
+struct tg_upstream;
+struct tg_tunnel;
+struct tg_auth_attempt;
+
+enum tg_conn_state {
+    TG_CONN_HEAD = 0,    /* waiting for / reading a request head */
+    TG_CONN_AUTH = 1,    /* credentials being verified off the loop */
+    TG_CONN_RESOLVE = 2, /* origin name being resolved */
+    TG_CONN_CONNECT = 3, /* origin connection being opened */
+    TG_CONN_FORWARD = 4, /* request/response relayed */
+    TG_CONN_TUNNEL = 5,  /* CONNECT tunnel (after the 200 is flushed) */
+    TG_CONN_RESPOND = 6, /* a proxy-generated response is being written */
+};
+
+/* How a body is framed on one side of the proxy. */
+struct tg_framing {
+    enum tg_body_kind kind; /* NONE, LENGTH, CHUNKED, CLOSE */
+    uint64_t left;          /* LENGTH: bytes still to come */
+    struct tg_chunked dec;  /* CHUNKED: decoder state */
+    bool done;
+};
+
+struct tg_req {
+    uint64_t start_us;
+    char method[24];
+    char *target; /* owned: as sent, for logs */
+    char host[256];
+    uint16_t port;
+    bool is_connect, is_head, http10, keep_alive, expect_continue;
+    int status;         /* of the final response, for the log */
+    const char *reason; /* log token or NULL */
+    char user[129];
+    uint64_t bytes_in, bytes_out;
+    char upstream_addr[TG_SOCK_ADDRSTRLEN];
+
+    struct tg_framing body_in; /* request body from the client */
+    bool body_chunked_out;     /* re-encode the request body as chunked */
+    char *uphead;              /* owned: head for the origin */
+    size_t uphead_len;
+
+    struct tg_dns_result *addrs; /* owned: resolved origin addresses */
+    size_t addr_next;
+    bool retried;
+
+    /* Response side (forward.c). */
+    bool resp_head_done;
+    bool resp_started; /* any byte of a response went to the client */
+    struct tg_framing body_up;   /* response body from the origin */
+    enum tg_body_kind client_framing;
+    bool resp_done;
+    bool resp_keep; /* the origin will keep its connection open */
+    bool discard;        /* the request body is being read and dropped */
+    uint64_t discarded;  /* bytes dropped so far */
+    bool tunnel_pending; /* switch to the tunnel once the 200 is flushed */
+};
+
+struct tg_conn {
+    struct tg_worker *w; /* borrowed */
+    struct tg_io io;     /* client socket */
+    struct tg_timer timer;
+    struct tg_loop_msg free_msg;
+    struct tg_loop_msg process_msg;
+    bool process_queued;
+    struct tg_conn *prev, *next; /* worker's list */
+    enum tg_conn_state state;
+    bool closed;      /* teardown started; ignore further events */
+    bool close_after; /* close once the current response is written */
+    bool client_eof;
+    bool head_started; /* some bytes of the next head have arrived */
+    char peer[TG_SOCK_ADDRSTRLEN];
+    struct tg_buf in;  /* client -> proxy */
+    struct tg_buf out; /* proxy -> client */
+    struct tg_req *req;             /* owned; NULL between requests */
+    struct tg_auth_attempt *at;     /* owned (see auth.h for orphaning) */
+    struct tg_upstream *up;         /* owned while forwarding or tunnelling */
+    struct tg_dns_query *dnsq;      /* pending resolution, cancel on close */
+    struct tg_tunnel *tun;          /* owned while tunnelling */
+};
+
+/* Creates a connection for an accepted fd (ownership passes). NULL on failure. */
+struct tg_conn *tg_conn_new(struct tg_worker *w, int fd, const struct sockaddr *peer);
+
+/* Starts closing: fds closed now, memory freed at the end of the turn. */
+void tg_conn_close(struct tg_conn *c);
+
+/* Closes an idle connection (no request in flight); used when draining. */
+bool tg_conn_close_if_idle(struct tg_conn *c);
+
+/*
+ * Queues a proxy-generated response (status line, headers, short text
+ * body) for the current request and records status/reason for the log.
+ * extra: additional header lines (CRLF-terminated) or NULL.
+ */
+void tg_conn_respond(struct tg_conn *c, int status, const char *reason, const char *extra,
+                     const char *body);
+
+/* Writes pending output; handles completion. Returns false if the conn closed. */
+bool tg_conn_flush(struct tg_conn *c);
+
+/* Recomputes epoll interest for the client socket. */
+void tg_conn_update(struct tg_conn *c);
+
+/* The current request is finished (response fully written): log, reset, next. */
+void tg_conn_finish_request(struct tg_conn *c);
+
+/* Sets the connection's single deadline. */
+void tg_conn_set_timer(struct tg_conn *c, uint64_t ms);
+
+/* Lets buffered client bytes be parsed again (after a response completes). */
+void tg_conn_process(struct tg_conn *c);
+
+/* Dispatches an event on the request's upstream socket. */
+void tg_conn_on_upstream(struct tg_conn *c, uint32_t events);
+
+/* forward.c */
+void tg_forward_start(struct tg_conn *c);
+void tg_forward_on_client(struct tg_conn *c);
+void tg_forward_on_upstream(struct tg_conn *c, uint32_t events);
+void tg_forward_on_timeout(struct tg_conn *c);
+void tg_forward_on_out_drained(struct tg_conn *c);
+void tg_forward_abort(struct tg_conn *c);
+
+/* tunnel.c */
+void tg_tunnel_start(struct tg_conn *c);
+void tg_tunnel_pump(struct tg_conn *c);
+void tg_tunnel_free(struct tg_tunnel *t);
+void tg_tunnel_on_timeout(struct tg_conn *c);
+
+#endif

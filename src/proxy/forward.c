@@ -1,0 +1,563 @@
+/*
+ * forward: relaying an absolute-form request to its origin and the
+ * response back (RFC 9112 §6-§7, RFC 9110 §7.6): resolution, connecting
+ * (trying each address in turn), reuse of pooled connections, streaming of
+ * both bodies through bounded buffers with re-framing, interim 1xx
+ * responses, and the 502/504 answers when the origin fails.
+ *
+ * Bodies are decoded from their framing on one side and re-encoded on the
+ * other: the origin never sees the client's framing bytes and vice versa,
+ * which is what keeps a smuggled second request from crossing the proxy.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include "http/hopbyhop.h"
+#include "http/resphead.h"
+#include "proxy/conn.h"
+#include "proxy/errpage.h"
+#include "proxy/server.h"
+#include "proxy/upstream.h"
+#include "proxy/worker.h"
+
+#define MAX_RESPONSE_HEAD 65536
+#define CHUNK_OVERHEAD 32 /* "ffffffffffffffff\r\n" + "\r\n" + slack */
+
+static void start_connect(struct tg_conn *c, bool allow_pool);
+static void process_response(struct tg_conn *c);
+
+static const struct tg_config *cfg_of(const struct tg_conn *c)
+{
+    return c->w->srv->cfg;
+}
+
+static void key_of(const struct tg_req *r, char *key, size_t len)
+{
+    snprintf(key, len, "%s:%u", r->host, r->port);
+}
+
+static void update_up(struct tg_conn *c)
+{
+    struct tg_upstream *u = c->up;
+    uint32_t ev = 0;
+    if (!u)
+        return;
+    if (!u->connected) {
+        ev = EPOLLOUT;
+    } else {
+        if (!u->eof && !c->req->resp_done && tg_buf_len(&u->in) < u->in.cap)
+            ev |= EPOLLIN | EPOLLRDHUP;
+        if (tg_buf_len(&u->out))
+            ev |= EPOLLOUT;
+    }
+    tg_upstream_watch(u, ev);
+}
+
+/* The origin failed before any response byte reached the client. */
+static void fail(struct tg_conn *c, int status, const char *reason)
+{
+    tg_upstream_close(c->up);
+    c->up = NULL;
+    if (c->req->resp_started) {
+        c->req->reason = reason;
+        tg_conn_close(c);
+        return;
+    }
+    tg_conn_respond(c, status, reason, NULL, tg_errpage_body(status));
+}
+
+void tg_forward_abort(struct tg_conn *c)
+{
+    fail(c, 502, "upstream_error");
+}
+
+static void on_resolved(void *arg, const struct tg_dns_result *res)
+{
+    struct tg_conn *c = arg;
+    struct tg_req *r = c->req;
+    c->dnsq = NULL;
+    if (res->status < 0 || res->naddrs == 0) {
+        fail(c, 502, res->status == -ETIMEDOUT ? "dns_timeout" : "dns_failed");
+        return;
+    }
+    r->addrs = malloc(sizeof *r->addrs);
+    if (!r->addrs) {
+        fail(c, 500, "out_of_memory");
+        return;
+    }
+    *r->addrs = *res;
+    r->addr_next = 0;
+    start_connect(c, false);
+}
+
+/* Opens a connection to the next resolved address; 502 when none is left. */
+static void connect_next(struct tg_conn *c)
+{
+    struct tg_req *r = c->req;
+    char key[300];
+    int err = -ECONNREFUSED;
+    key_of(r, key, sizeof key);
+    while (r->addrs && r->addr_next < r->addrs->naddrs) {
+        const struct sockaddr *sa = (const struct sockaddr *)&r->addrs->addrs[r->addr_next++];
+        c->up = tg_upstream_connect(c->w, c, key, sa, &err);
+        if (c->up) {
+            c->state = TG_CONN_CONNECT;
+            update_up(c);
+            return;
+        }
+    }
+    fail(c, 502, err == -ENETUNREACH ? "upstream_unreachable" : "upstream_refused");
+}
+
+static void send_request(struct tg_conn *c);
+
+static void start_connect(struct tg_conn *c, bool allow_pool)
+{
+    struct tg_req *r = c->req;
+    char key[300];
+    key_of(r, key, sizeof key);
+    if (allow_pool && !r->is_connect && (c->up = tg_upstream_take(c->w, key)) != NULL) {
+        c->up->owner = c;
+        send_request(c);
+        return;
+    }
+    if (!r->addrs) {
+        c->state = TG_CONN_RESOLVE;
+        tg_conn_set_timer(c, cfg_of(c)->connect_timeout_ms);
+        c->dnsq = tg_dns_resolve(c->w->dns, r->host, r->port, on_resolved, c);
+        if (!c->dnsq)
+            fail(c, 502, "dns_failed");
+        return;
+    }
+    connect_next(c);
+}
+
+void tg_forward_start(struct tg_conn *c)
+{
+    start_connect(c, true);
+}
+
+static void reply_connect_established(struct tg_conn *c)
+{
+    static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+    struct tg_req *r = c->req;
+    r->status = 200;
+    r->tunnel_pending = true;
+    c->state = TG_CONN_RESPOND;
+    tg_upstream_watch(c->up, 0);
+    if (tg_buf_append(&c->out, ok, sizeof ok - 1) < 0) {
+        tg_conn_close(c);
+        return;
+    }
+    tg_conn_flush(c);
+}
+
+static void on_connected(struct tg_conn *c)
+{
+    struct tg_upstream *u = c->up;
+    int err = tg_sock_error(u->io.fd);
+    if (err) {
+        tg_upstream_close(u);
+        c->up = NULL;
+        connect_next(c);
+        return;
+    }
+    u->connected = true;
+    snprintf(c->req->upstream_addr, sizeof c->req->upstream_addr, "%s", u->addr);
+    if (c->req->is_connect)
+        reply_connect_established(c);
+    else
+        send_request(c);
+}
+
+static bool flush_up(struct tg_conn *c)
+{
+    struct tg_upstream *u = c->up;
+    while (tg_buf_len(&u->out)) {
+        ssize_t n = send(u->io.fd, tg_buf_head(&u->out), tg_buf_len(&u->out), MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR)
+                break;
+            fail(c, 502, "upstream_write_failed");
+            return false;
+        }
+        tg_buf_consume(&u->out, (size_t)n);
+    }
+    return true;
+}
+
+/* Room left in a buffer after compaction. */
+static size_t room_of(struct tg_buf *b)
+{
+    char *tail;
+    return tg_buf_space(b, &tail);
+}
+
+/* Moves request-body bytes from the client buffer to the origin buffer. */
+static bool pump_request_body(struct tg_conn *c)
+{
+    struct tg_req *r = c->req;
+    struct tg_framing *f = &r->body_in;
+    struct tg_buf *dst = &c->up->out;
+    while (!f->done && tg_buf_len(&c->in)) {
+        size_t room = room_of(dst), len = tg_buf_len(&c->in), used = 0;
+        if (room <= CHUNK_OVERHEAD)
+            break;
+        if (f->kind == TG_BODY_LENGTH) {
+            used = len < f->left ? len : (size_t)f->left;
+            used = used < room ? used : room;
+            tg_buf_append(dst, tg_buf_head(&c->in), used);
+            f->left -= used;
+            f->done = f->left == 0;
+        } else {
+            struct tg_str data = {NULL, 0};
+            struct tg_http_error err;
+            size_t feed = len < room - CHUNK_OVERHEAD ? len : room - CHUNK_OVERHEAD;
+            enum tg_chunked_result cr =
+                tg_chunked_step(&f->dec, tg_buf_head(&c->in), feed, &used, &data, &err);
+            if (cr == TG_CHUNKED_ERROR) {
+                c->close_after = true;
+                fail(c, err.status, err.reason);
+                return false;
+            }
+            if (cr == TG_CHUNKED_DATA && data.len) {
+                tg_buf_printf(dst, "%zx\r\n", data.len);
+                tg_buf_append(dst, data.p, data.len);
+                tg_buf_append(dst, "\r\n", 2);
+            }
+            if (cr == TG_CHUNKED_DONE) {
+                tg_buf_append(dst, "0\r\n\r\n", 5);
+                f->done = true;
+            }
+        }
+        r->bytes_in += used;
+        tg_buf_consume(&c->in, used);
+    }
+    return true;
+}
+
+static void send_request(struct tg_conn *c)
+{
+    struct tg_req *r = c->req;
+    struct tg_upstream *u = c->up;
+    c->state = TG_CONN_FORWARD;
+    if (!r->upstream_addr[0])
+        snprintf(r->upstream_addr, sizeof r->upstream_addr, "%s", u->addr);
+    if (tg_buf_append(&u->out, r->uphead, r->uphead_len) < 0) {
+        fail(c, 431, "header_too_large");
+        return;
+    }
+    tg_conn_set_timer(c, cfg_of(c)->response_timeout_ms);
+    if (pump_request_body(c) && flush_up(c)) {
+        update_up(c);
+        tg_conn_update(c);
+    }
+}
+
+void tg_forward_on_client(struct tg_conn *c)
+{
+    if (!c->up || !c->up->connected)
+        return;
+    if (pump_request_body(c) && flush_up(c)) {
+        update_up(c);
+        tg_conn_update(c);
+    }
+}
+
+static int append_fields(struct tg_buf *b, const struct tg_resphead *h)
+{
+    bool fwd[TG_REQHEAD_MAX_FIELDS];
+    int rc = 0;
+    tg_hopbyhop_mark(h->fields, h->nfields, fwd);
+    for (size_t i = 0; rc == 0 && i < h->nfields; i++) {
+        const struct tg_field *f = &h->fields[i];
+        if (!fwd[i])
+            continue;
+        rc = tg_buf_append(b, f->name.p, f->name.len);
+        rc = rc ? rc : tg_buf_append(b, ": ", 2);
+        rc = rc ? rc : tg_buf_append(b, f->value.p, f->value.len);
+        rc = rc ? rc : tg_buf_append(b, "\r\n", 2);
+    }
+    return rc;
+}
+
+static const char *status_phrase(const struct tg_resphead *h, char *tmp, size_t len)
+{
+    if (h->reason.len == 0)
+        return tg_errpage_phrase(h->status);
+    snprintf(tmp, len, "%.*s", (int)h->reason.len, h->reason.p);
+    return tmp;
+}
+
+/* An interim response (RFC 9110 §15.2); HTTP/1.0 clients cannot take them. */
+static int write_interim(struct tg_conn *c, const struct tg_resphead *h)
+{
+    char phrase[256];
+    if (c->req->http10)
+        return 0;
+    int rc = tg_buf_printf(&c->out, "HTTP/1.1 %d %s\r\n", h->status,
+                           status_phrase(h, phrase, sizeof phrase));
+    rc = rc ? rc : append_fields(&c->out, h);
+    return rc ? rc : tg_buf_append(&c->out, "\r\n", 2);
+}
+
+/* Chooses the client-side framing and writes the final response head. */
+static int write_final_head(struct tg_conn *c, const struct tg_resphead *h)
+{
+    struct tg_req *r = c->req;
+    char phrase[256];
+    enum tg_body_kind k = h->body;
+    if (k == TG_BODY_CHUNKED || k == TG_BODY_CLOSE)
+        k = r->http10 ? TG_BODY_CLOSE : TG_BODY_CHUNKED;
+    r->client_framing = k;
+    if (k == TG_BODY_CLOSE || !r->body_in.done)
+        c->close_after = true;
+    bool keep = r->keep_alive && !c->close_after && !c->w->draining;
+    int rc = tg_buf_printf(&c->out, "HTTP/1.1 %d %s\r\n", h->status,
+                           status_phrase(h, phrase, sizeof phrase));
+    rc = rc ? rc : append_fields(&c->out, h);
+    rc = rc ? rc : tg_buf_append(&c->out, "Via: 1.1 tollgate\r\n", 19);
+    const struct tg_field *cl = NULL;
+    for (size_t i = 0; i < h->nfields; i++) {
+        if (tg_str_eq_nocase(h->fields[i].name, "Content-Length"))
+            cl = &h->fields[i];
+    }
+    if (rc == 0 && k == TG_BODY_LENGTH)
+        rc = tg_buf_printf(&c->out, "Content-Length: %llu\r\n",
+                           (unsigned long long)h->content_length);
+    else if (rc == 0 && k == TG_BODY_NONE && cl && (r->is_head || h->status == 304))
+        rc = tg_buf_printf(&c->out, "Content-Length: %.*s\r\n", (int)cl->value.len, cl->value.p);
+    if (rc == 0 && k == TG_BODY_CHUNKED)
+        rc = tg_buf_append(&c->out, "Transfer-Encoding: chunked\r\n", 28);
+    if (rc == 0 && !keep)
+        rc = tg_buf_append(&c->out, "Connection: close\r\n", 19);
+    else if (rc == 0 && r->http10)
+        rc = tg_buf_append(&c->out, "Connection: keep-alive\r\n", 24);
+    rc = rc ? rc : tg_buf_append(&c->out, "\r\n", 2);
+    r->status = h->status;
+    r->resp_started = true;
+    r->resp_head_done = true;
+    r->body_up.kind = h->body;
+    r->body_up.left = h->content_length;
+    tg_chunked_init(&r->body_up.dec);
+    r->body_up.done = h->body == TG_BODY_NONE || (h->body == TG_BODY_LENGTH && !h->content_length);
+    return rc;
+}
+
+/* Appends a span of response body in the client's framing. */
+static void emit(struct tg_conn *c, const char *p, size_t n)
+{
+    if (n == 0)
+        return;
+    if (c->req->client_framing == TG_BODY_CHUNKED) {
+        tg_buf_printf(&c->out, "%zx\r\n", n);
+        tg_buf_append(&c->out, p, n);
+        tg_buf_append(&c->out, "\r\n", 2);
+    } else {
+        tg_buf_append(&c->out, p, n);
+    }
+}
+
+/* Moves response-body bytes from the origin buffer to the client buffer. */
+static bool pump_response_body(struct tg_conn *c)
+{
+    struct tg_req *r = c->req;
+    struct tg_upstream *u = c->up;
+    struct tg_framing *f = &r->body_up;
+    while (!f->done && tg_buf_len(&u->in)) {
+        size_t room = room_of(&c->out), len = tg_buf_len(&u->in), used;
+        if (room <= CHUNK_OVERHEAD)
+            break;
+        room -= CHUNK_OVERHEAD;
+        if (f->kind == TG_BODY_CHUNKED) {
+            struct tg_str data = {NULL, 0};
+            struct tg_http_error err;
+            enum tg_chunked_result cr = tg_chunked_step(&f->dec, tg_buf_head(&u->in),
+                                                        len < room ? len : room, &used, &data, &err);
+            if (cr == TG_CHUNKED_ERROR) {
+                fail(c, 502, "upstream_bad_chunked");
+                return false;
+            }
+            if (cr == TG_CHUNKED_DATA)
+                emit(c, data.p, data.len);
+            f->done = cr == TG_CHUNKED_DONE;
+        } else {
+            used = len < room ? len : room;
+            if (f->kind == TG_BODY_LENGTH && used > f->left)
+                used = (size_t)f->left;
+            emit(c, tg_buf_head(&u->in), used);
+            if (f->kind == TG_BODY_LENGTH) {
+                f->left -= used;
+                f->done = f->left == 0;
+            }
+        }
+        tg_buf_consume(&u->in, used);
+    }
+    if (!f->done && u->eof && tg_buf_len(&u->in) == 0) {
+        if (f->kind != TG_BODY_CLOSE) {
+            r->reason = "upstream_truncated";
+            tg_conn_flush(c);
+            if (!c->closed)
+                tg_conn_close(c);
+            return false;
+        }
+        f->done = true;
+    }
+    return true;
+}
+
+/* The response is complete on the origin side: end the client framing, free the origin. */
+static void finish_response(struct tg_conn *c)
+{
+    struct tg_req *r = c->req;
+    struct tg_upstream *u = c->up;
+    if (r->client_framing == TG_BODY_CHUNKED)
+        tg_buf_append(&c->out, "0\r\n\r\n", 5);
+    r->resp_done = true;
+    bool reusable = r->resp_keep && r->body_up.kind != TG_BODY_CLOSE && r->body_in.done && !u->eof &&
+                    tg_buf_len(&u->in) == 0 && tg_buf_len(&u->out) == 0;
+    c->up = NULL;
+    u->owner = NULL;
+    if (reusable)
+        tg_upstream_release(u);
+    else
+        tg_upstream_close(u);
+}
+
+/* Retrying is safe only on a pooled connection the origin closed before answering. */
+static bool should_retry(const struct tg_conn *c)
+{
+    const struct tg_req *r = c->req;
+    return c->up->reused && !r->retried && !r->resp_started && r->body_in.kind == TG_BODY_NONE;
+}
+
+static void retry_fresh(struct tg_conn *c)
+{
+    tg_upstream_close(c->up);
+    c->up = NULL;
+    c->req->retried = true;
+    start_connect(c, false);
+}
+
+/* Parses interim and final heads; false when the exchange ended or failed. */
+static bool parse_heads(struct tg_conn *c, struct tg_resphead *h)
+{
+    struct tg_upstream *u = c->up;
+    struct tg_http_error err;
+    while (!c->req->resp_head_done) {
+        long rc = tg_resphead_parse(tg_buf_head(&u->in), tg_buf_len(&u->in), MAX_RESPONSE_HEAD,
+                                    c->req->is_head, h, &err);
+        if (rc == 0) {
+            if (!u->eof)
+                return true;
+            if (tg_buf_len(&u->in) == 0 && should_retry(c))
+                retry_fresh(c);
+            else
+                fail(c, 502, "upstream_closed");
+            return false;
+        }
+        if (rc < 0 || h->status == 101) {
+            fail(c, 502, rc < 0 ? err.reason : "upstream_upgrade");
+            return false;
+        }
+        int wrc = h->status < 200 ? write_interim(c, h) : write_final_head(c, h);
+        if (wrc < 0) {
+            fail(c, 502, "upstream_header_too_large");
+            return false;
+        }
+        if (h->status >= 200)
+            c->req->resp_keep = h->keep_alive;
+        tg_buf_consume(&u->in, (size_t)rc);
+    }
+    return true;
+}
+
+static void process_response(struct tg_conn *c)
+{
+    struct tg_resphead *h = c->w->scratch_resp;
+    if (!c->req->resp_head_done && !parse_heads(c, h))
+        return;
+    if (c->req->resp_head_done && !pump_response_body(c))
+        return;
+    if (c->req->resp_head_done && c->req->body_up.done && !c->req->resp_done)
+        finish_response(c);
+    if (!tg_conn_flush(c))
+        return;
+    update_up(c);
+}
+
+static void read_upstream(struct tg_conn *c)
+{
+    struct tg_upstream *u = c->up;
+    char *tail;
+    size_t space = tg_buf_space(&u->in, &tail);
+    if (space == 0)
+        return;
+    ssize_t n = recv(u->io.fd, tail, space, 0);
+    if (n > 0) {
+        tg_buf_produce(&u->in, (size_t)n);
+        tg_conn_set_timer(c, cfg_of(c)->response_timeout_ms);
+    } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+        u->eof = true;
+    }
+    tg_buf_release_if_empty(&u->in);
+}
+
+void tg_forward_on_upstream(struct tg_conn *c, uint32_t events)
+{
+    if (c->state == TG_CONN_CONNECT) {
+        on_connected(c);
+        return;
+    }
+    if (c->state != TG_CONN_FORWARD || !c->up)
+        return;
+    if ((events & EPOLLOUT) && !flush_up(c))
+        return;
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        read_upstream(c);
+    /* The client side may have been waiting for room in the origin buffer. */
+    if (!pump_request_body(c) || !c->up)
+        return;
+    if (!flush_up(c))
+        return;
+    process_response(c);
+    if (!c->closed)
+        tg_conn_update(c);
+}
+
+void tg_forward_on_out_drained(struct tg_conn *c)
+{
+    struct tg_req *r = c->req;
+    if (r->resp_done) {
+        tg_conn_finish_request(c);
+        return;
+    }
+    if (c->up && r->resp_head_done && tg_buf_len(&c->up->in)) {
+        if (!pump_response_body(c))
+            return;
+        if (r->body_up.done && !r->resp_done)
+            finish_response(c);
+    }
+    if (r->resp_done && tg_buf_len(&c->out) == 0) {
+        tg_conn_finish_request(c);
+        return;
+    }
+    update_up(c);
+}
+
+void tg_forward_on_timeout(struct tg_conn *c)
+{
+    if (c->state == TG_CONN_RESOLVE || c->state == TG_CONN_CONNECT) {
+        if (c->dnsq) {
+            tg_dns_cancel(c->dnsq);
+            c->dnsq = NULL;
+        }
+        fail(c, 504, "upstream_connect_timeout");
+        return;
+    }
+    fail(c, 504, "upstream_timeout");
+}

@@ -1,0 +1,181 @@
+/*
+ * tunnel: the byte relay behind CONNECT (RFC 9110 §9.3.6). Bytes move with
+ * splice(2) through one pipe per direction, so they never cross user
+ * space. Each direction ends independently: EOF from one side becomes
+ * shutdown(SHUT_WR) on the other once the pipe is empty (half-close), and
+ * the tunnel ends when both directions have. An idle timeout bounds
+ * tunnels nobody uses.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "proxy/conn.h"
+#include "proxy/server.h"
+#include "proxy/upstream.h"
+#include "proxy/worker.h"
+
+#define PIPE_CAP 65536
+
+struct direction {
+    int pipe[2];   /* [0] read end, [1] write end */
+    size_t queued; /* bytes in the pipe */
+    bool src_eof;
+    bool dst_shut;
+    uint64_t bytes;
+};
+
+struct tg_tunnel {
+    struct direction up;   /* client -> origin */
+    struct direction down; /* origin -> client */
+    uint64_t last_active_ms;
+};
+
+void tg_tunnel_free(struct tg_tunnel *t)
+{
+    if (!t)
+        return;
+    close(t->up.pipe[0]);
+    close(t->up.pipe[1]);
+    close(t->down.pipe[0]);
+    close(t->down.pipe[1]);
+    free(t);
+}
+
+/* Moves what it can from src through the pipe to dst. -1 on a hard error, else progress. */
+static int move(struct direction *d, int src, int dst)
+{
+    int progress = 0;
+    if (!d->src_eof && d->queued < PIPE_CAP) {
+        ssize_t n = splice(src, NULL, d->pipe[1], NULL, PIPE_CAP - d->queued,
+                           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        if (n > 0) {
+            d->queued += (size_t)n;
+            progress = 1;
+        } else if (n == 0) {
+            d->src_eof = true;
+            progress = 1;
+        } else if (errno != EAGAIN && errno != EINTR) {
+            return -1;
+        }
+    }
+    if (d->queued > 0) {
+        ssize_t n = splice(d->pipe[0], NULL, dst, NULL, d->queued,
+                           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        if (n > 0) {
+            d->queued -= (size_t)n;
+            d->bytes += (uint64_t)n;
+            progress = 1;
+        } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+            return -1;
+        }
+    }
+    if (d->src_eof && d->queued == 0 && !d->dst_shut) {
+        shutdown(dst, SHUT_WR);
+        d->dst_shut = true;
+    }
+    return progress;
+}
+
+static uint32_t interest(const struct direction *in, const struct direction *out)
+{
+    uint32_t ev = 0;
+    if (!in->src_eof && in->queued < PIPE_CAP)
+        ev |= EPOLLIN | EPOLLRDHUP;
+    if (out->queued > 0)
+        ev |= EPOLLOUT;
+    return ev;
+}
+
+static void finish(struct tg_conn *c)
+{
+    struct tg_tunnel *t = c->tun;
+    c->req->bytes_in += t->up.bytes;
+    c->req->bytes_out += t->down.bytes;
+    if (!c->req->reason)
+        c->req->reason = "tunnel_closed";
+    c->close_after = true;
+    tg_conn_close(c);
+}
+
+void tg_tunnel_pump(struct tg_conn *c)
+{
+    struct tg_tunnel *t = c->tun;
+    int cfd = c->io.fd, ufd = c->up->io.fd;
+    int a, b;
+    do {
+        a = move(&t->up, cfd, ufd);
+        b = move(&t->down, ufd, cfd);
+        if (a < 0 || b < 0) {
+            c->req->reason = "tunnel_error";
+            finish(c);
+            return;
+        }
+        if (a > 0 || b > 0)
+            t->last_active_ms = tg_loop_now(c->w->loop);
+    } while (a > 0 || b > 0);
+    if (t->up.dst_shut && t->down.dst_shut) {
+        finish(c);
+        return;
+    }
+    tg_loop_watch(c->w->loop, &c->io, interest(&t->up, &t->down));
+    tg_upstream_watch(c->up, interest(&t->down, &t->up));
+}
+
+/* Bytes the client sent right after its CONNECT head go to the origin first. */
+static bool send_early_bytes(struct tg_conn *c)
+{
+    while (tg_buf_len(&c->in)) {
+        ssize_t n = send(c->up->io.fd, tg_buf_head(&c->in), tg_buf_len(&c->in), MSG_NOSIGNAL);
+        if (n <= 0)
+            return false; /* a fresh socket accepts a few KiB; anything else is an error */
+        c->tun->up.bytes += (uint64_t)n;
+        tg_buf_consume(&c->in, (size_t)n);
+    }
+    return true;
+}
+
+void tg_tunnel_start(struct tg_conn *c)
+{
+    struct tg_tunnel *t = calloc(1, sizeof *t);
+    if (!t || pipe2(t->up.pipe, O_NONBLOCK | O_CLOEXEC) < 0) {
+        free(t);
+        tg_conn_close(c);
+        return;
+    }
+    if (pipe2(t->down.pipe, O_NONBLOCK | O_CLOEXEC) < 0) {
+        close(t->up.pipe[0]);
+        close(t->up.pipe[1]);
+        free(t);
+        tg_conn_close(c);
+        return;
+    }
+    c->tun = t;
+    c->state = TG_CONN_TUNNEL;
+    t->last_active_ms = tg_loop_now(c->w->loop);
+    tg_buf_fini(&c->out);
+    if (!send_early_bytes(c)) {
+        finish(c);
+        return;
+    }
+    tg_buf_fini(&c->in);
+    tg_conn_set_timer(c, c->w->srv->cfg->tunnel_idle_timeout_ms);
+    tg_tunnel_pump(c);
+}
+
+void tg_tunnel_on_timeout(struct tg_conn *c)
+{
+    struct tg_tunnel *t = c->tun;
+    uint64_t idle = c->w->srv->cfg->tunnel_idle_timeout_ms;
+    uint64_t now = tg_loop_now(c->w->loop);
+    if (now - t->last_active_ms < idle) {
+        tg_conn_set_timer(c, idle - (now - t->last_active_ms));
+        return;
+    }
+    c->req->reason = "tunnel_idle_timeout";
+    finish(c);
+}

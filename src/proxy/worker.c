@@ -1,0 +1,209 @@
+/*
+ * worker: thread body, accept handling, the connection limit, and the
+ * two-step shutdown (drain: stop accepting and let requests finish; stop:
+ * close everything). Messages from the main thread arrive through the
+ * loop's mailbox, so all connection state stays owned by this thread.
+ */
+#include "proxy/worker.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "auth/credcache.h"
+#include "http/resphead.h"
+#include "loop/dns.h"
+#include "log/accesslog.h"
+#include "proxy/conn.h"
+#include "proxy/server.h"
+#include "proxy/upstream.h"
+
+static const char busy_response[] = "HTTP/1.1 503 Service Unavailable\r\n"
+                                    "Content-Type: text/plain; charset=utf-8\r\n"
+                                    "Content-Length: 44\r\nConnection: close\r\n\r\n"
+                                    "Tollgate has too many connections. Retry.\r\n\r\n";
+
+/* Over the limit: a best-effort 503 and a log line, without allocating a connection. */
+static void shed(struct tg_worker *w, int fd, const struct sockaddr *peer)
+{
+    char addr[TG_SOCK_ADDRSTRLEN];
+    ssize_t n = send(fd, busy_response, sizeof busy_response - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)n;
+    close(fd);
+    tg_sock_format(peer, addr, sizeof addr);
+    struct tg_access_entry e = {.client = addr,
+                                .method = tg_str_c("-"),
+                                .target = tg_str_c("-"),
+                                .status = 503,
+                                .bytes_out = sizeof busy_response - 1,
+                                .reason = "max_connections"};
+    tg_accesslog_write(&w->srv->access_log, &e);
+}
+
+static void on_accept(struct tg_io *io, uint32_t events)
+{
+    struct tg_listener *l = tg_container_of(io, struct tg_listener, io);
+    struct tg_worker *w = l->w;
+    (void)events;
+    for (int i = 0; i < 64 && !w->draining; i++) {
+        struct sockaddr_storage peer;
+        socklen_t len;
+        int fd = tg_sock_accept(io->fd, &peer, &len);
+        if (fd < 0)
+            return; /* EAGAIN, or EMFILE: the listener stays level-triggered */
+        if (atomic_fetch_add(&w->srv->nconns, 1) >= w->srv->cfg->max_connections) {
+            atomic_fetch_sub(&w->srv->nconns, 1);
+            shed(w, fd, (struct sockaddr *)&peer);
+            continue;
+        }
+        if (!tg_conn_new(w, fd, (struct sockaddr *)&peer)) {
+            close(fd);
+            atomic_fetch_sub(&w->srv->nconns, 1);
+        }
+    }
+}
+
+struct tg_worker *tg_worker_new(int id, struct tg_server *srv, const int *lfds, size_t nl)
+{
+    struct tg_worker *w = calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
+    w->id = id;
+    w->srv = srv;
+    w->loop = tg_loop_new();
+    w->dns = w->loop ? tg_dns_new(w->loop) : NULL;
+    w->scratch = malloc(sizeof *w->scratch);
+    w->scratch_resp = malloc(sizeof(struct tg_resphead));
+    if (srv->auth)
+        w->cache = tg_credcache_new(srv->cfg->cred_cache_size, srv->cfg->cred_cache_ttl_ms,
+                                    tg_auth_cache_key(srv->auth));
+    for (size_t i = 0; i < nl; i++) {
+        struct tg_listener *l = &w->listeners[w->nlisteners++];
+        l->io.fd = lfds[i];
+        l->io.cb = on_accept;
+        l->w = w;
+        l->text = srv->cfg->listen[i].text;
+    }
+    if (!w->loop || !w->dns || !w->scratch || !w->scratch_resp) {
+        tg_worker_free(w);
+        return NULL;
+    }
+    tg_loop_set_data(w->loop, w);
+    for (size_t i = 0; i < w->nlisteners; i++) {
+        if (tg_loop_watch(w->loop, &w->listeners[i].io, EPOLLIN) < 0) {
+            tg_worker_free(w);
+            return NULL;
+        }
+    }
+    return w;
+}
+
+static void *thread_main(void *arg)
+{
+    struct tg_worker *w = arg;
+    tg_loop_run(w->loop);
+    atomic_store(&w->finished, true);
+    return NULL;
+}
+
+int tg_worker_start(struct tg_worker *w)
+{
+    int rc = pthread_create(&w->thread, NULL, thread_main, w);
+    w->started = rc == 0;
+    return rc ? -rc : 0;
+}
+
+static void close_listeners(struct tg_worker *w)
+{
+    for (size_t i = 0; i < w->nlisteners; i++) {
+        struct tg_listener *l = &w->listeners[i];
+        if (l->io.fd < 0)
+            continue;
+        tg_loop_watch(w->loop, &l->io, 0);
+        close(l->io.fd);
+        l->io.fd = -1;
+    }
+}
+
+void tg_worker_conn_gone(struct tg_worker *w)
+{
+    if (w->draining && w->nconns == 0)
+        tg_loop_stop(w->loop);
+}
+
+static void on_drain(struct tg_loop_msg *m)
+{
+    struct tg_worker *w = tg_container_of(m, struct tg_worker, drain_msg);
+    w->draining = true;
+    close_listeners(w);
+    tg_upstream_pool_clear(w);
+    struct tg_conn *c = w->conns;
+    while (c) {
+        struct tg_conn *next = c->next;
+        tg_conn_close_if_idle(c);
+        c = next;
+    }
+    tg_worker_conn_gone(w);
+}
+
+static void on_stop(struct tg_loop_msg *m)
+{
+    struct tg_worker *w = tg_container_of(m, struct tg_worker, stop_msg);
+    w->draining = true;
+    close_listeners(w);
+    while (w->conns) {
+        if (w->conns->req && !w->conns->req->reason)
+            w->conns->req->reason = "shutdown";
+        tg_conn_close(w->conns);
+    }
+    tg_loop_stop(w->loop);
+}
+
+void tg_worker_drain(struct tg_worker *w)
+{
+    w->drain_msg.cb = on_drain;
+    tg_loop_post(w->loop, &w->drain_msg);
+}
+
+void tg_worker_stop(struct tg_worker *w)
+{
+    w->stop_msg.cb = on_stop;
+    tg_loop_post(w->loop, &w->stop_msg);
+}
+
+void tg_worker_join(struct tg_worker *w)
+{
+    if (w->started)
+        pthread_join(w->thread, NULL);
+    w->started = false;
+}
+
+bool tg_worker_finished(struct tg_worker *w)
+{
+    return atomic_load(&w->finished);
+}
+
+void tg_worker_free(struct tg_worker *w)
+{
+    if (!w)
+        return;
+    if (w->loop) {
+        close_listeners(w);
+        while (w->conns)
+            tg_conn_close(w->conns);
+        tg_upstream_pool_clear(w);
+        tg_loop_drain(w->loop);
+    }
+    tg_dns_free(w->dns);
+    if (w->loop)
+        tg_loop_drain(w->loop);
+    tg_credcache_free(w->cache);
+    free(w->scratch);
+    free(w->scratch_resp);
+    tg_loop_free(w->loop);
+    free(w);
+}
