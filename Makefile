@@ -50,7 +50,7 @@ deps-test:
 
 run: deps-build
 	@$(MAKE) --no-print-directory all
-	@scripts/run.sh
+	@ARGS="$(ARGS)" scripts/run.sh
 
 # The test build: sanitizers on, every unit test, the fuzz corpora replayed,
 # each fuzzer run briefly, then the integration suite against the binary.

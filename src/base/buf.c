@@ -79,14 +79,18 @@ int tg_buf_append(struct tg_buf *b, const void *p, size_t n)
 
 int tg_buf_printf(struct tg_buf *b, const char *fmt, ...)
 {
-    char tmp[1024];
+    char *tail;
     va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof tmp)
+    size_t room = tg_buf_space(b, &tail);
+    if (!tail)
         return -ENOBUFS;
-    return tg_buf_append(b, tmp, (size_t)n);
+    va_start(ap, fmt);
+    int n = vsnprintf(tail, room, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= room)
+        return -ENOBUFS; /* nothing is produced: the partial text is ignored */
+    b->end += (size_t)n;
+    return 0;
 }
 
 void tg_buf_release_if_empty(struct tg_buf *b)

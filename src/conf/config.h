@@ -19,6 +19,22 @@
 #define TG_CONFIG_MAX_PORT_RANGES 32
 #define TG_CONFIG_MAX_SCHEMES 8
 
+#ifndef TG_VERSION
+#define TG_VERSION "0.1.0"
+#endif
+
+/*
+ * Where a repeatable directive's current list came from. The first value
+ * from a later source replaces the list instead of appending to it, so the
+ * default listen address disappears once a file or flag gives one, and
+ * flags replace the file's list.
+ */
+enum tg_config_origin {
+    TG_CONFIG_ORIGIN_DEFAULT = 0,
+    TG_CONFIG_ORIGIN_FILE = 1,
+    TG_CONFIG_ORIGIN_ARGS = 2,
+};
+
 struct tg_listen_addr {
     struct sockaddr_storage addr;
     socklen_t addrlen;
@@ -33,6 +49,7 @@ struct tg_config {
     char *config_file; /* owned; NULL if none */
     struct tg_listen_addr listen[TG_CONFIG_MAX_LISTEN];
     size_t nlisten;
+    enum tg_config_origin listen_origin; /* internal to config.c: who set listen[] */
     char *htpasswd;   /* owned; NULL if none */
     char *realm;      /* owned */
     char *auth[TG_CONFIG_MAX_SCHEMES]; /* owned; ordered scheme names, e.g. "basic" */
@@ -67,7 +84,12 @@ struct tg_config {
     uint64_t upstream_idle_timeout_ms;
 };
 
-/* Fills every field with its default. Returns 0 or -ENOMEM. */
+/*
+ * Fills every field with its default, parsing each default's text with the
+ * same code as user input. c's previous contents are overwritten, not
+ * freed: call tg_config_fini first when reusing a struct. Returns 0 or
+ * -ENOMEM (c is then left zeroed, safe to fini).
+ */
 int tg_config_defaults(struct tg_config *c);
 
 /*
@@ -94,5 +116,21 @@ bool tg_config_connect_port_ok(const struct tg_config *c, uint16_t port);
 
 /* Frees owned strings. Accepts a zeroed struct. */
 void tg_config_fini(struct tg_config *c);
+
+/*
+ * The directive table, read-only, for tests and documentation: the number
+ * of directives (flags included: config, help, version) and the name of
+ * the i-th one ("listen", without "--"), or NULL when i >= count.
+ * Any thread.
+ */
+size_t tg_config_directive_count(void);
+const char *tg_config_directive_name(size_t i);
+
+/*
+ * Prints the directive table as a Markdown table (directive, value,
+ * default, meaning); docs/directives.md embeds this output verbatim and
+ * test_config checks that it still does.
+ */
+void tg_config_print_markdown(FILE *out);
 
 #endif

@@ -32,6 +32,7 @@
 
 #define OUT_BUF 65536
 #define MIN_IN_BUF 16384
+#define LINGER_MS 2000 /* how long unread input is drained before close */
 
 static const struct tg_config *cfg_of(const struct tg_conn *c)
 {
@@ -158,7 +159,7 @@ void tg_conn_set_timer(struct tg_conn *c, uint64_t ms)
 void tg_conn_update(struct tg_conn *c)
 {
     uint32_t ev = 0;
-    if (c->closed || c->state == TG_CONN_TUNNEL)
+    if (c->closed || c->state == TG_CONN_TUNNEL || c->state == TG_CONN_LINGER)
         return;
     bool reading = false;
     switch (c->state) {
@@ -235,6 +236,39 @@ void tg_conn_respond(struct tg_conn *c, int status, const char *reason, const ch
         tg_conn_process(c);
 }
 
+/*
+ * Closing right after a response while the client is still sending would
+ * make the kernel answer with RST and the client could lose the response
+ * (RFC 9112 §9.6). So the write side is shut first and input drained for a
+ * bounded time.
+ */
+static void linger(struct tg_conn *c)
+{
+    if (c->client_eof || shutdown(c->io.fd, SHUT_WR) < 0) {
+        tg_conn_close(c);
+        return;
+    }
+    c->state = TG_CONN_LINGER;
+    tg_buf_fini(&c->in);
+    tg_buf_fini(&c->out);
+    tg_conn_set_timer(c, LINGER_MS);
+    tg_loop_watch(c->w->loop, &c->io, EPOLLIN | EPOLLRDHUP);
+}
+
+static void drain_lingering(struct tg_conn *c)
+{
+    char sink[4096];
+    for (int i = 0; i < 16; i++) {
+        ssize_t n = recv(c->io.fd, sink, sizeof sink, 0);
+        if (n > 0)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return;
+        break;
+    }
+    tg_conn_close(c);
+}
+
 void tg_conn_finish_request(struct tg_conn *c)
 {
     log_access(c);
@@ -242,7 +276,7 @@ void tg_conn_finish_request(struct tg_conn *c)
     c->req = NULL;
     free_attempt(c);
     if (c->close_after || c->w->draining || c->client_eof) {
-        tg_conn_close(c);
+        linger(c);
         return;
     }
     c->state = TG_CONN_HEAD;
@@ -646,6 +680,10 @@ static void on_client_io(struct tg_io *io, uint32_t events)
         return;
     if (c->state == TG_CONN_TUNNEL) {
         tg_tunnel_pump(c);
+        return;
+    }
+    if (c->state == TG_CONN_LINGER) {
+        drain_lingering(c);
         return;
     }
     if ((events & EPOLLOUT) && !tg_conn_flush(c))

@@ -35,6 +35,7 @@ enum tg_conn_state {
     TG_CONN_FORWARD = 4, /* request/response relayed */
     TG_CONN_TUNNEL = 5,  /* CONNECT tunnel (after the 200 is flushed) */
     TG_CONN_RESPOND = 6, /* a proxy-generated response is being written */
+    TG_CONN_LINGER = 7,  /* response sent, write side shut, draining input before close */
 };
 
 /* How a body is framed on one side of the proxy. */

@@ -1,0 +1,199 @@
+/*
+ * field: field-line syntax and the framing fields both head parsers read.
+ * It splits a head into CRLF-terminated lines, refusing every line ending
+ * another parser might read differently (bare LF, lone CR, NUL; RFC 9112
+ * §2.2), and parses each field line strictly (RFC 9112 §5.1-§5.2, RFC 9110
+ * §5.5-§5.6): no obs-fold, no whitespace before the colon, token names,
+ * no control characters in values. It also reads Content-Length
+ * (RFC 9110 §8.6), Transfer-Encoding (RFC 9112 §6.1) and Connection
+ * (RFC 9110 §7.6.1) values; deciding what they mean for a request or a
+ * response is left to reqhead and resphead.
+ */
+#include "http/field.h"
+
+#include <string.h>
+
+bool tg_field_is_tchar(unsigned char c)
+{
+    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+        return true;
+    return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+bool tg_field_is_token(struct tg_str s)
+{
+    if (s.len == 0)
+        return false;
+    for (size_t i = 0; i < s.len; i++) {
+        if (!tg_field_is_tchar((unsigned char)s.p[i]))
+            return false;
+    }
+    return true;
+}
+
+int tg_field_next_line(const char *buf, size_t len, size_t pos, struct tg_str *line, size_t *next,
+                       const char **reason)
+{
+    for (size_t i = pos; i < len; i++) {
+        char c = buf[i];
+        if (c == '\0' || c == '\n') {
+            /* A CR consumes its LF below, so any LF seen here is bare. */
+            *reason = c == '\0' ? "nul_byte" : "bare_lf";
+            return -1;
+        }
+        if (c != '\r')
+            continue;
+        line->p = buf + pos;
+        line->len = i - pos;
+        if (i + 1 == len)
+            return 0;
+        if (buf[i + 1] != '\n') {
+            *reason = "bare_cr";
+            return -1;
+        }
+        *next = i + 2;
+        return 1;
+    }
+    line->p = buf + pos;
+    line->len = len > pos ? len - pos : 0;
+    return 0;
+}
+
+int tg_field_start_line(const char *buf, size_t len, struct tg_str *line, size_t *next,
+                        const char **reason)
+{
+    size_t pos = 0;
+
+    for (;;) {
+        int r = tg_field_next_line(buf, len, pos, line, next, reason);
+        if (r != 1 || line->len > 0)
+            return r;
+        pos = *next;
+    }
+}
+
+bool tg_field_is_value(struct tg_str v)
+{
+    for (size_t i = 0; i < v.len; i++) {
+        unsigned char c = (unsigned char)v.p[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            return false;
+    }
+    return true;
+}
+
+/* Parses one non-empty field line; returns NULL or the reason it is invalid. */
+static const char *parse_line(struct tg_str line, struct tg_field *f)
+{
+    /* obs-fold (RFC 9112 §5.2) lets a value hide a second field from
+     * parsers that unfold differently; a server may reject it. */
+    if (line.p[0] == ' ' || line.p[0] == '\t')
+        return "obs_fold";
+    const char *colon = memchr(line.p, ':', line.len);
+    if (!colon)
+        return "invalid_field_line";
+    struct tg_str name = {line.p, (size_t)(colon - line.p)};
+    /* RFC 9112 §5.1: a server MUST reject whitespace before the colon. */
+    if (name.len > 0 && (name.p[name.len - 1] == ' ' || name.p[name.len - 1] == '\t'))
+        return "space_before_colon";
+    /* Empty names confused HAProxy (CVE-2023-25725). */
+    if (!tg_field_is_token(name))
+        return "invalid_field_name";
+    struct tg_str value = {colon + 1, line.len - name.len - 1};
+    value = tg_str_trim(value);
+    if (!tg_field_is_value(value))
+        return "invalid_field_value";
+    f->name = name;
+    f->value = value;
+    return NULL;
+}
+
+static long fail(struct tg_http_error *err, int status, const char *reason)
+{
+    err->status = status;
+    err->reason = reason;
+    return -1;
+}
+
+long tg_field_parse_block(const char *buf, size_t len, size_t pos,
+                          const struct tg_field_limits *lim, struct tg_field *fields,
+                          size_t *nfields, struct tg_http_error *err)
+{
+    /* Never look past max_head: a head that does not end by then is
+     * refused whatever follows. */
+    size_t end = len < lim->max_head ? len : lim->max_head;
+    size_t n = 0;
+
+    *nfields = 0;
+    for (;;) {
+        struct tg_str line;
+        size_t next = 0;
+        const char *reason = NULL;
+        int r = tg_field_next_line(buf, end, pos, &line, &next, &reason);
+        if (r < 0)
+            return fail(err, lim->status, reason);
+        if (r == 0)
+            return len >= lim->max_head ? fail(err, lim->limit_status, lim->too_large) : 0;
+        if (line.len == 0) {
+            *nfields = n;
+            return (long)next;
+        }
+        if (n >= lim->max_fields)
+            return fail(err, lim->limit_status, lim->too_many);
+        reason = parse_line(line, &fields[n]);
+        if (reason)
+            return fail(err, lim->status, reason);
+        n++;
+        pos = next;
+    }
+}
+
+int tg_field_parse_length(struct tg_str s, uint64_t *out)
+{
+    /* 19 digits hold any value up to INT64_MAX; longer strings are refused
+     * before they can overflow, even when they are all leading zeros. */
+    if (s.len == 0 || s.len > 19)
+        return -1;
+    uint64_t v = 0;
+    for (size_t i = 0; i < s.len; i++) {
+        if (s.p[i] < '0' || s.p[i] > '9')
+            return -1;
+        v = v * 10 + (uint64_t)(s.p[i] - '0');
+    }
+    if (v > (uint64_t)TG_FIELD_MAX_LENGTH)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+void tg_field_te_add(struct tg_field_te *te, struct tg_str value)
+{
+    struct tg_str rest = value, coding;
+    bool any = false;
+
+    te->nfields++;
+    while (tg_str_next_token(&rest, &coding)) {
+        any = true;
+        bool chunked = tg_str_eq_nocase(coding, "chunked");
+        if (!tg_field_is_token(coding))
+            te->invalid = true;
+        te->nchunked += chunked;
+        te->other |= !chunked;
+        te->chunked_last = chunked;
+    }
+    /* An empty Transfer-Encoding still claims the body is coded. */
+    if (!any)
+        te->invalid = true;
+}
+
+void tg_field_connection(struct tg_str value, bool *close, bool *keep_alive)
+{
+    struct tg_str rest = value, opt;
+
+    while (tg_str_next_token(&rest, &opt)) {
+        if (tg_str_eq_nocase(opt, "close"))
+            *close = true;
+        else if (tg_str_eq_nocase(opt, "keep-alive"))
+            *keep_alive = true;
+    }
+}

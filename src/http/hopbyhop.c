@@ -1,0 +1,75 @@
+/*
+ * hopbyhop: decides which fields of a request or response head a proxy
+ * passes on (RFC 9110 §7.6.1). It knows the fixed hop-by-hop names and
+ * reads the Connection option lists; it does not edit heads or decide what
+ * the proxy writes in their place.
+ */
+#include "http/hopbyhop.h"
+
+/*
+ * Never forwarded: connection management (RFC 9110 §7.6.1, RFC 9112 §9),
+ * the proxy's own authentication (RFC 9110 §11.7), and body framing,
+ * which the proxy rewrites (RFC 9112 §6). Proxy-Connection is the
+ * pre-standard spelling old clients still send to proxies.
+ */
+static const char *const fixed[] = {
+    "connection",
+    "proxy-connection",
+    "keep-alive",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "proxy-authorization",
+    "proxy-authenticate",
+    "content-length",
+};
+
+static bool is_fixed(struct tg_str name)
+{
+    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+        if (tg_str_eq_nocase(name, fixed[i]))
+            return true;
+    }
+    return false;
+}
+
+/* ASCII case-insensitive equality of two views. */
+static bool same_name(struct tg_str a, struct tg_str b)
+{
+    if (a.len != b.len)
+        return false;
+    for (size_t i = 0; i < a.len; i++) {
+        unsigned char x = (unsigned char)a.p[i], y = (unsigned char)b.p[i];
+        if (x >= 'A' && x <= 'Z')
+            x = (unsigned char)(x + 32);
+        if (y >= 'A' && y <= 'Z')
+            y = (unsigned char)(y + 32);
+        if (x != y)
+            return false;
+    }
+    return true;
+}
+
+/* Every field named by an option in this Connection value stops here. */
+static void mark_listed(const struct tg_field *fields, size_t n, struct tg_str value, bool *forward)
+{
+    struct tg_str rest = value, option;
+
+    while (tg_str_next_token(&rest, &option)) {
+        for (size_t i = 0; i < n; i++) {
+            if (same_name(fields[i].name, option))
+                forward[i] = false;
+        }
+    }
+}
+
+void tg_hopbyhop_mark(const struct tg_field *fields, size_t n, bool *forward)
+{
+    for (size_t i = 0; i < n; i++)
+        forward[i] = !is_fixed(fields[i].name);
+    for (size_t i = 0; i < n; i++) {
+        if (tg_str_eq_nocase(fields[i].name, "connection"))
+            mark_listed(fields, n, fields[i].value, forward);
+    }
+}

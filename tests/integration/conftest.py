@@ -1,0 +1,145 @@
+"""Fixtures for the integration suite: a local origin, a TCP echo server, an
+htpasswd file made with Apache's own tool, and a factory that starts the real
+tollgate binary and, at teardown, stops it with SIGTERM and fails the test on
+a non-zero exit or a sanitizer report in its stderr."""
+
+import os
+import signal
+import subprocess
+
+import pytest
+
+from helpers import ALICE, BOB, BIN, Proxy, free_port
+from origin import Origin, TcpEcho
+
+
+
+@pytest.fixture
+def origin():
+    server = Origin()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def tcp_echo():
+    server = TcpEcho()
+    yield server
+    server.close()
+
+
+class Users:
+    """An htpasswd file maintained with the real `htpasswd` tool."""
+
+    def __init__(self, path):
+        self.path = str(path)
+        self.passwords = {}
+
+    def add(self, user, password, flag="-B"):
+        create = [] if os.path.exists(self.path) else ["-c"]
+        args = ["htpasswd", "-b", *create, flag, self.path, user, password]
+        subprocess.run(args, check=True, capture_output=True, timeout=30)
+        self.passwords[user] = password
+
+    def add_line(self, user, hashed):
+        with open(self.path, "a") as f:
+            f.write(f"{user}:{hashed}\n")
+
+    def remove(self, user):
+        subprocess.run(["htpasswd", "-D", self.path, user], check=True, capture_output=True,
+                       timeout=30)
+        self.passwords.pop(user, None)
+
+
+@pytest.fixture
+def users(tmp_path):
+    u = Users(tmp_path / "users.htpasswd")
+    u.add(*ALICE, flag="-B")
+    u.add(*BOB, flag="-m")
+    return u
+
+
+@pytest.fixture
+def proxy(tmp_path, users, tcp_echo):
+    """Factory: proxy(*extra_args, htpasswd=..., listen=[hosts], connect_ports=..., ...).
+
+    By default: --listen 127.0.0.1:<free> --access-log FILE --auth-log FILE --threads 2
+    --connect-ports <echo port>,443 --htpasswd <users file>. base=False passes only the
+    given args (then give addrs=[(host, port)] to wait on)."""
+    started = []
+
+    def start(*extra, htpasswd=users.path, listen=("127.0.0.1",), connect_ports=None,
+              access_log=True, auth_log=True, threads=2, base=True, addrs=None, wait=True):
+        n = len(started)
+        access = str(tmp_path / f"access{n}.log") if access_log is True else access_log
+        authl = str(tmp_path / f"auth{n}.log") if auth_log is True else auth_log
+        if connect_ports is None:
+            connect_ports = f"{tcp_echo.port},443"
+        argv = [BIN]
+        if base:
+            addrs = [(h, free_port(h)) for h in listen]
+            for h, p in addrs:
+                argv += ["--listen", f"[{h}]:{p}" if ":" in h else f"{h}:{p}"]
+            if access is not None:
+                argv += ["--access-log", access]
+            if authl is not None:
+                argv += ["--auth-log", authl]
+            if threads is not None:
+                argv += ["--threads", str(threads)]
+            if connect_ports:
+                argv += ["--connect-ports", str(connect_ports)]
+            if htpasswd is not None and "--no-auth" not in extra:
+                argv += ["--htpasswd", htpasswd]
+        argv += [str(a) for a in extra]
+        access_path = access if access not in (None, "-", "off") else None
+        auth_path = authl if authl not in (None, "-", "off") else None
+        p = Proxy(argv, str(tmp_path), addrs or [], access_path, auth_path, name=f"tollgate{n}")
+        started.append(p)
+        if wait:
+            p.wait_ready()
+        return p
+
+    yield start
+
+    problems = []
+    for p in started:
+        try:
+            if p.proc.poll() is None:
+                try:
+                    p.stop(signal.SIGTERM, timeout=10)
+                except AssertionError as e:
+                    problems.append(str(e))
+            rc = p.proc.returncode
+            if p.expect_exit is not None and rc != p.expect_exit:
+                problems.append(f"tollgate exited with {rc}, expected {p.expect_exit}; "
+                                f"argv={p.argv}\nstderr:\n{p.stderr()[-6000:]}")
+            report = p.sanitizer_report()
+            if report:
+                problems.append(f"sanitizer report in tollgate stderr:\n{report[-12000:]}")
+        finally:
+            p.close_files()
+    if problems:
+        pytest.fail("\n\n".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def authed(proxy):
+    """A proxy with the default users, ready to use."""
+    return proxy()
+
+
+def pytest_report_header(config):
+    exists = os.path.exists(BIN)
+    return [f"tollgate binary: {BIN} ({'present' if exists else 'MISSING'})"]
+
+
+@pytest.fixture(autouse=True)
+def _binary_present():
+    if not os.path.exists(BIN):
+        pytest.fail(f"tollgate binary not found at {BIN} (set TOLLGATE_BIN)", pytrace=False)
+
+
+# Every subprocess the tests start must not pick up a proxy from the environment.
+for _var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "no_proxy", "NO_PROXY",
+             "all_proxy", "ALL_PROXY"):
+    os.environ.pop(_var, None)

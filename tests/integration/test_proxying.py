@@ -1,0 +1,304 @@
+"""Forwarding: request forms, versions, keep-alive, pipelining, hop-by-hop
+fields, Via, upstream reuse and the error statuses the proxy writes itself."""
+
+import json
+import time
+
+import pytest
+
+from helpers import ALICE, basic, build_request, curl, free_port
+from origin import Origin, pattern
+
+
+def _origin_header_names(rec):
+    return [n.lower() for n, _ in rec["headers"]]
+
+
+def _is_short_text_error(resp):
+    return (resp.header("Content-Type") or "").startswith("text/") and 0 < len(resp.body) < 2048
+
+
+def test_absolute_form_get_reaches_origin_in_origin_form(authed, origin):
+    resp = authed.get(origin.url("/echo?a=1&b=two"), auth=ALICE)
+    assert resp.status == 200
+    rec = origin.wait_requests(1)[0]
+    assert rec["method"] == "GET"
+    assert rec["target"] == "/echo?a=1&b=two"
+    assert dict((n.lower(), v) for n, v in rec["headers"])["host"] == origin.authority
+
+
+def test_host_header_is_replaced_by_the_authority_of_the_absolute_target(authed, origin):
+    resp = authed.request("GET", origin.url("/echo"), auth=ALICE,
+                          headers=[("Host", "wrong.example")])
+    assert resp.status == 200
+    rec = origin.wait_requests(1)[0]
+    hosts = [v for n, v in rec["headers"] if n.lower() == "host"]
+    assert hosts == [origin.authority]
+
+
+def test_empty_path_in_absolute_target_becomes_slash(authed, origin):
+    resp = authed.get(f"http://{origin.authority}", auth=ALICE)
+    assert resp.status == 404  # the origin has no "/" endpoint; what matters is the target
+    assert origin.wait_requests(1)[0]["target"] == "/"
+
+
+def test_http10_request_gets_a_response_and_the_connection_closes(authed, origin):
+    with authed.connect() as c:
+        c.send(build_request("GET", origin.url("/bytes/1000"), auth=ALICE, version="HTTP/1.0"))
+        resp = c.response()
+        assert resp.status == 200
+        assert resp.body == pattern(1000)
+        assert c.wait_closed(5)
+
+
+def test_http10_keep_alive_request_may_stay_open_and_serve_a_second_request(authed, origin):
+    with authed.connect() as c:
+        c.send(build_request("GET", origin.url("/bytes/10"), auth=ALICE, version="HTTP/1.0",
+                             headers=[("Connection", "keep-alive")]))
+        resp = c.response()
+        assert resp.status == 200 and len(resp.body) == 10
+        if "keep-alive" in (resp.header("Connection") or "").lower():
+            c.send(build_request("GET", origin.url("/bytes/20"), auth=ALICE, version="HTTP/1.0",
+                                 headers=[("Connection", "keep-alive")]))
+            assert len(c.response().body) == 20
+        else:
+            assert c.wait_closed(5)
+
+
+def test_http11_keep_alive_serves_several_requests_on_one_connection(authed, origin):
+    with authed.connect() as c:
+        for n in (1, 100, 5000):
+            resp = c.request("GET", origin.url(f"/bytes/{n}"), auth=ALICE)
+            assert resp.status == 200 and len(resp.body) == n
+    assert len(origin.wait_requests(3)) == 3
+
+
+def test_connection_close_from_client_closes_after_the_response(authed, origin):
+    with authed.connect() as c:
+        c.send(build_request("GET", origin.url("/bytes/10"), auth=ALICE,
+                             headers=[("Connection", "close")]))
+        assert c.response().status == 200
+        assert c.wait_closed(5)
+
+
+def test_pipelined_requests_get_responses_in_order(authed, origin):
+    data = b"".join(build_request("GET", origin.url(f"/bytes/{n}"), auth=ALICE)
+                    for n in (11, 2222, 333))
+    with authed.connect() as c:
+        c.send(data)
+        sizes = [len(c.response().body) for _ in range(3)]
+    assert sizes == [11, 2222, 333]
+
+
+def test_pipelined_requests_mixing_slow_and_fast_keep_their_order(authed, origin):
+    data = (build_request("GET", origin.url("/slow/0.5"), auth=ALICE)
+            + build_request("GET", origin.url("/bytes/7"), auth=ALICE))
+    with authed.connect() as c:
+        c.send(data)
+        first, second = c.response(), c.response()
+    assert first.body == b"finally\n"
+    assert len(second.body) == 7
+
+
+def test_origin_form_request_gets_a_friendly_400_mentioning_proxy(authed, origin):
+    resp = authed.request("GET", "/", host=origin.authority)
+    assert resp.status == 400
+    assert b"proxy" in resp.body.lower()
+    assert origin.snapshot() == []
+
+
+def test_non_http_scheme_in_target_gets_400(authed, origin):
+    resp = authed.request("GET", f"ftp://{origin.authority}/x", auth=ALICE)
+    assert resp.status == 400
+    assert origin.snapshot() == []
+
+
+def test_userinfo_in_target_gets_400(authed, origin):
+    resp = authed.request("GET", f"http://user:pw@{origin.authority}/echo", auth=ALICE,
+                          host=origin.authority)
+    assert resp.status == 400
+    assert b"user:pw" not in resp.body
+    assert origin.snapshot() == []
+
+
+def test_hop_by_hop_request_headers_do_not_reach_origin(authed, origin):
+    resp = authed.request("GET", origin.url("/echo"), auth=ALICE, headers=[
+        ("Connection", "keep-alive, X-Private-Hop, Upgrade"),
+        ("X-Private-Hop", "secret"),
+        ("Proxy-Connection", "keep-alive"),
+        ("Keep-Alive", "timeout=30"),
+        ("TE", "trailers"),
+        ("Trailer", "X-Foo"),
+        ("Upgrade", "websocket"),
+        ("X-End-To-End", "kept"),
+    ])
+    assert resp.status == 200
+    names = _origin_header_names(origin.wait_requests(1)[0])
+    for hop in ("proxy-authorization", "proxy-connection", "x-private-hop", "keep-alive", "te",
+                "trailer", "upgrade"):
+        assert hop not in names, f"{hop} reached the origin: {names}"
+    assert "x-end-to-end" in names
+    conn = [v for n, v in origin.wait_requests(1)[0]["headers"] if n.lower() == "connection"]
+    assert all("x-private-hop" not in v.lower() for v in conn)
+
+
+def test_header_listed_in_a_second_connection_field_is_also_removed(authed, origin):
+    resp = authed.request("GET", origin.url("/echo"), auth=ALICE, headers=[
+        ("Connection", "keep-alive"),
+        ("Connection", "X-Second"),
+        ("X-Second", "secret"),
+    ])
+    assert resp.status == 200
+    assert "x-second" not in _origin_header_names(origin.wait_requests(1)[0])
+
+
+def test_hop_by_hop_response_headers_do_not_reach_the_client(authed, origin):
+    resp = authed.get(origin.url("/hopbyhop"), auth=ALICE)
+    assert resp.status == 200
+    names = [n.lower() for n, _ in resp.headers]
+    for hop in ("x-secret-hop", "keep-alive", "proxy-authenticate", "upgrade", "trailer"):
+        assert hop not in names, f"{hop} reached the client: {resp.headers}"
+    for v in resp.all("Connection"):
+        assert "x-secret-hop" not in v.lower()
+    assert resp.header("X-End-To-End") == "yes"
+    assert resp.body == b"hop-by-hop test\n"
+
+
+def test_authorization_header_reaches_origin_untouched(authed, origin):
+    value = basic("origin-user", "origin-pass")
+    resp = authed.request("GET", origin.url("/echo"), auth=ALICE,
+                          headers=[("Authorization", value)])
+    assert resp.status == 200
+    rec = origin.wait_requests(1)[0]
+    assert [v for n, v in rec["headers"] if n.lower() == "authorization"] == [value]
+
+
+def test_origin_401_and_www_authenticate_pass_through_untouched(authed, origin):
+    resp = authed.get(origin.url("/status/401"), auth=ALICE)
+    assert resp.status == 401
+    assert resp.all("WWW-Authenticate") == ['Basic realm="origin"']
+    assert not resp.has("Proxy-Authenticate")
+    assert resp.body == b"origin says no\n"
+
+
+def test_via_is_added_to_the_request_to_origin_and_to_the_response(authed, origin):
+    resp = authed.get(origin.url("/echo"), auth=ALICE)
+    assert resp.status == 200
+    via_up = [v for n, v in origin.wait_requests(1)[0]["headers"] if n.lower() == "via"]
+    assert any("1.1 tollgate" in v for v in via_up), via_up
+    assert any("1.1 tollgate" in v for v in resp.all("Via")), resp.headers
+
+
+def test_existing_via_is_kept_and_extended(authed, origin):
+    resp = authed.request("GET", origin.url("/echo"), auth=ALICE,
+                          headers=[("Via", "1.0 upstream-proxy")])
+    assert resp.status == 200
+    via = ", ".join(v for n, v in origin.wait_requests(1)[0]["headers"] if n.lower() == "via")
+    assert "1.0 upstream-proxy" in via and "1.1 tollgate" in via
+    assert via.index("1.0 upstream-proxy") < via.index("1.1 tollgate")
+
+
+def test_upstream_connection_is_reused_for_sequential_keep_alive_requests(authed, origin):
+    with authed.connect() as c:
+        for _ in range(3):
+            assert c.request("GET", origin.url("/echo"), auth=ALICE).status == 200
+    reqs = origin.wait_requests(3)
+    assert len({r["conn_id"] for r in reqs}) == 1, [(r["conn_id"], r["peer_port"]) for r in reqs]
+    assert len({r["peer_port"] for r in reqs}) == 1
+
+
+def test_upstream_close_delimited_response_is_not_reused(authed, origin):
+    with authed.connect() as c:
+        assert len(c.request("GET", origin.url("/close/100"), auth=ALICE).body) == 100
+        assert len(c.request("GET", origin.url("/bytes/100"), auth=ALICE).body) == 100
+    reqs = origin.wait_requests(2)
+    assert reqs[0]["conn_id"] != reqs[1]["conn_id"]
+
+
+def test_request_methods_other_than_get_are_forwarded(authed, origin):
+    for method in ("POST", "PUT", "DELETE", "OPTIONS", "PATCH"):
+        resp = authed.request(method, origin.url("/echo"), auth=ALICE, body=b"x" * 3)
+        assert resp.status == 200, method
+        assert json.loads(resp.body)["method"] == method
+        assert json.loads(resp.body)["body_length"] == 3
+
+
+def test_502_when_upstream_refuses_the_connection(authed):
+    port = free_port()
+    resp = authed.get(f"http://127.0.0.1:{port}/", auth=ALICE)
+    assert resp.status == 502
+    assert _is_short_text_error(resp)
+    assert authed.get(f"http://127.0.0.1:{port}/", auth=ALICE).status == 502
+
+
+def test_502_when_the_host_name_does_not_resolve(authed):
+    with authed.connect(timeout=40) as c:
+        resp = c.request("GET", "http://nonexistent.invalid/", auth=ALICE, timeout=40)
+    assert resp.status == 502
+    assert _is_short_text_error(resp)
+
+
+def test_504_when_origin_answers_slower_than_the_response_timeout(proxy, origin):
+    p = proxy("--response-timeout", "1")
+    start = time.monotonic()
+    resp = p.get(origin.url("/slow/4"), auth=ALICE)
+    elapsed = time.monotonic() - start
+    assert resp.status == 504
+    assert _is_short_text_error(resp)
+    assert elapsed < 3.5, f"504 took {elapsed:.1f}s with --response-timeout 1"
+
+
+def test_decimal_response_timeout_is_honoured(proxy, origin):
+    p = proxy("--response-timeout", "0.5")
+    start = time.monotonic()
+    assert p.get(origin.url("/slow/3"), auth=ALICE).status == 504
+    assert time.monotonic() - start < 2.5
+
+
+def test_proxy_still_serves_after_an_upstream_error(authed, origin):
+    assert authed.get(f"http://127.0.0.1:{free_port()}/", auth=ALICE).status == 502
+    assert authed.get(origin.url("/echo"), auth=ALICE).status == 200
+
+
+def test_keep_alive_connection_survives_an_upstream_error(authed, origin):
+    with authed.connect() as c:
+        resp = c.request("GET", f"http://127.0.0.1:{free_port()}/", auth=ALICE)
+        assert resp.status == 502
+        if "close" in (resp.header("Connection") or "").lower():
+            assert c.wait_closed(5)
+        else:
+            assert c.request("GET", origin.url("/echo"), auth=ALICE).status == 200
+
+
+def test_no_auth_mode_forwards_requests_without_credentials(proxy, origin):
+    p = proxy("--no-auth", htpasswd=None)
+    resp = p.get(origin.url("/echo"))
+    assert resp.status == 200
+    assert len(origin.wait_requests(1)) == 1
+
+
+def test_ipv6_listener_works_with_curl(proxy, origin):
+    p = proxy(listen=("::1",))
+    r = curl(["-x", f"http://[::1]:{p.port}", "--proxy-user", "alice:wonderland",
+              "-o", "-", origin.url("/echo")])
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["method"] == "GET"
+
+
+def test_ipv6_origin_literal_in_target_is_reached(proxy):
+    o6 = Origin(host="::1")
+    try:
+        p = proxy()
+        resp = p.get(f"http://[::1]:{o6.port}/echo", auth=ALICE)
+        assert resp.status == 200
+        hosts = [v for n, v in o6.wait_requests(1)[0]["headers"] if n.lower() == "host"]
+        assert hosts == [f"[::1]:{o6.port}"]
+    finally:
+        o6.close()
+
+
+def test_ipv4_and_ipv6_listeners_both_serve(proxy, origin):
+    p = proxy(listen=("127.0.0.1", "::1"))
+    for i in (0, 1):
+        with p.connect(index=i) as c:
+            assert c.request("GET", origin.url("/echo"), auth=ALICE).status == 200
