@@ -138,7 +138,12 @@ enum tg_auth_result tg_auth_start(struct tg_auth *a, struct tg_loop *loop,
         at->reason = "malformed";
         return at->result = TG_AUTH_FAIL;
     }
-    return at->result = at->scheme->verify(at, tg_str_trim(rest));
+    /* Once a job is submitted the pool thread owns at->result: writing
+     * PENDING here would race with, and could overwrite, its verdict. */
+    enum tg_auth_result r = at->scheme->verify(at, tg_str_trim(rest));
+    if (r != TG_AUTH_PENDING)
+        at->result = r;
+    return r;
 }
 
 void tg_auth_attempt_fini(struct tg_auth_attempt *at)

@@ -748,7 +748,9 @@ struct tg_conn *tg_conn_new(struct tg_worker *w, int fd, const struct sockaddr *
         w->conns->prev = c;
     w->conns = c;
     w->nconns++;
-    tg_conn_set_timer(c, w->srv->cfg->idle_timeout_ms);
+    /* A fresh connection that never speaks is held no longer than a slow
+     * head would be: idle keep-alive time is earned by a first request. */
+    tg_conn_set_timer(c, w->srv->cfg->header_timeout_ms);
     if (tg_loop_watch(w->loop, &c->io, EPOLLIN | EPOLLRDHUP) < 0) {
         tg_conn_close(c);
         return NULL;

@@ -317,6 +317,7 @@ static int write_final_head(struct tg_conn *c, const struct tg_resphead *h)
     if (k == TG_BODY_CLOSE || !r->body_in.done)
         c->close_after = true;
     bool keep = r->keep_alive && !c->close_after && !c->w->draining;
+    c->close_after = !keep;
     int rc = tg_buf_printf(&c->out, "HTTP/1.1 %d %s\r\n", h->status,
                            status_phrase(h, phrase, sizeof phrase));
     rc = rc ? rc : append_fields(&c->out, h);
