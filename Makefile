@@ -11,6 +11,9 @@ SAN     ?=
 ifeq ($(SAN),1)
   OPT   := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 endif
+ifeq ($(SAN),thread)
+  OPT   := -O1 -g -fno-omit-frame-pointer -fsanitize=thread
+endif
 PKGS    := libcares openssl
 CFLAGS  := $(CSTD) $(WARN) $(OPT) -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -pthread -MMD -MP
 LDFLAGS := $(OPT) -pthread
@@ -53,12 +56,15 @@ run: deps-build
 	@ARGS="$(ARGS)" scripts/run.sh
 
 # The test build: sanitizers on, every unit test, the fuzz corpora replayed,
-# each fuzzer run briefly, then the integration suite against the binary.
+# each fuzzer run briefly, then the integration suite against the ASan+UBSan
+# binary and once more against a ThreadSanitizer build (the workers, the
+# hashing pool and the shared replay table must not race).
 test: deps-test
 	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 all unit-bins
 	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 unit
 	@$(MAKE) --no-print-directory fuzz
 	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 integration
+	@$(MAKE) --no-print-directory BUILD=build-tsan SAN=thread all integration
 
 unit-bins: $(UNIT_BIN)
 
@@ -73,7 +79,7 @@ integration: $(BUILD)/tollgate
 FUZZ_SECONDS ?= 10
 FUZZ_CC ?= clang
 FUZZ_CFLAGS := $(CSTD) $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined -Isrc
-FUZZ_LIB := $(sort $(wildcard src/base/*.c src/http/*.c))
+FUZZ_LIB := $(sort $(wildcard src/base/*.c src/http/*.c) src/auth/authparam.c)
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
 
 build-fuzz/%: fuzz/%.c $(FUZZ_LIB)

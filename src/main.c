@@ -7,6 +7,7 @@
  *                   most shutdown-grace seconds), then exit 0
  *   SIGHUP          re-read credential files; a broken file keeps old data
  *   SIGUSR1         reopen log files (logrotate)
+ * Subcommands: `passwd` (cli/passwd.h) and `demo-user FILE` (make run).
  * Exit status: 0 clean exit, 1 run-time failure (cannot bind, out of
  * memory), 2 usage or configuration error.
  */
@@ -23,7 +24,8 @@
 #include "base/clock.h"
 #include "base/secret.h"
 #include "conf/config.h"
-#include "cred/htpasswd.h"
+#include "cli/passwd.h"
+#include "cred/userfile.h"
 #include "loop/dns.h"
 #include "loop/pool.h"
 #include "net/sock.h"
@@ -56,13 +58,16 @@ static int demo_user(int argc, char **argv)
     tg_b64_encode(raw, sizeof raw, pw);
     for (char *p = pw; *p; p++) /* URL-safe: pastes cleanly into a proxy URL */
         *p = *p == '+' ? 'x' : *p == '/' ? 'y' : *p;
-    int rc = tg_htpasswd_create(argv[2], "demo", pw);
-    if (rc < 0) {
-        fprintf(stderr, "tollgate: cannot create %s: %s\n", argv[2],
-                rc == -EEXIST ? "file exists (not overwriting)" : strerror(-rc));
-        return rc == -EEXIST ? EXIT_USAGE : 1;
+    char err[512];
+    if (access(argv[2], F_OK) == 0) {
+        fprintf(stderr, "tollgate: cannot create %s: file exists (not overwriting)\n", argv[2]);
+        return EXIT_USAGE;
     }
-    printf("Created %s with user 'demo' (bcrypt).\n"
+    if (tg_userfile_set(argv[2], "demo", "tollgate", pw, strlen(pw), err, sizeof err) < 0) {
+        fprintf(stderr, "tollgate: cannot create %s: %s\n", argv[2], err);
+        return 1;
+    }
+    printf("Created %s with user 'demo' (bcrypt for Basic, H(A1) for Digest).\n"
            "Password, shown only now: %s\n\n"
            "Try it:\n"
            "  curl -x http://127.0.0.1:3128 --proxy-user demo:%s http://example.com/\n",
@@ -86,20 +91,53 @@ static int open_logs(struct app *a, char *err, size_t len)
     return 0;
 }
 
+/* --auth auto: every scheme the credential files can serve, strongest first. */
+static size_t auto_schemes(unsigned serves, const char **names)
+{
+    size_t n = 0;
+    if (serves & TG_AUTH_SERVES_DIGEST_SHA)
+        names[n++] = "digest-sha256";
+    if (serves & TG_AUTH_SERVES_DIGEST_MD5)
+        names[n++] = "digest-md5";
+    if (serves & TG_AUTH_SERVES_BASIC)
+        names[n++] = "basic";
+    return n;
+}
+
 static int setup_auth(struct app *a, char *err, size_t len)
 {
+    struct tg_credsource src[3];
+    size_t nsrc = 0;
+    const char *autonames[3];
     if (a->cfg.no_auth)
         return 0;
-    a->userdb = tg_userdb_new(a->cfg.htpasswd, err, len);
+    if (a->cfg.htpasswd)
+        src[nsrc++] = (struct tg_credsource){TG_CREDSOURCE_HTPASSWD, a->cfg.htpasswd};
+    if (a->cfg.htdigest)
+        src[nsrc++] = (struct tg_credsource){TG_CREDSOURCE_HTDIGEST, a->cfg.htdigest};
+    if (a->cfg.users)
+        src[nsrc++] = (struct tg_credsource){TG_CREDSOURCE_USERS, a->cfg.users};
+    a->userdb = tg_userdb_new(src, nsrc, a->cfg.realm, err, len);
     if (!a->userdb)
         return -1;
+    unsigned serves = tg_userdb_serves(a->userdb);
     struct tg_auth_config ac = {
         .realm = a->cfg.realm,
         .schemes = (const char *const *)a->cfg.auth,
         .nschemes = a->cfg.nauth,
+        .rules = (const char *const *)a->cfg.auth_rules,
+        .nrules = a->cfg.nauth_rules,
+        .no_default_rules = a->cfg.no_default_auth_rules,
         .userdb = a->userdb,
         .pool = a->pool,
+        .serves = serves,
+        .nonce_secret_file = a->cfg.nonce_secret_file,
+        .nonce_ttl_ms = a->cfg.nonce_ttl_ms,
     };
+    if (a->cfg.nauth == 0) {
+        ac.schemes = autonames;
+        ac.nschemes = auto_schemes(serves, autonames);
+    }
     a->srv.auth = tg_auth_new(&ac, err, len);
     return a->srv.auth ? 0 : -1;
 }
@@ -160,7 +198,7 @@ static void reload(struct app *a)
     if (tg_userdb_reload(a->userdb, err, sizeof err) < 0)
         fprintf(stderr, "tollgate: reload failed, keeping the previous users: %s\n", err);
     else
-        fprintf(stderr, "tollgate: reloaded %s (%zu users)\n", a->cfg.htpasswd,
+        fprintf(stderr, "tollgate: reloaded credentials (%zu users)\n",
                 tg_userdb_count(a->userdb));
 }
 
@@ -271,6 +309,8 @@ int main(int argc, char **argv)
     sigset_t set;
     if (argc > 1 && strcmp(argv[1], "demo-user") == 0)
         return demo_user(argc, argv);
+    if (argc > 1 && strcmp(argv[1], "passwd") == 0)
+        return tg_passwd_main(argc - 1, argv + 1);
     /* Signals are taken synchronously by the main thread only. */
     signal(SIGPIPE, SIG_IGN);
     sigemptyset(&set);

@@ -16,8 +16,10 @@
 #include "base/b64.h"
 #include "cred/passhash.h"
 
-static int basic_challenge(const struct tg_auth *auth, struct tg_buf *out, const char *error)
+static int basic_challenge(const struct tg_auth *auth, int variant, struct tg_buf *out,
+                           const struct tg_auth_challenge_ctx *ctx)
 {
+    const char *error = ctx->error;
     if (error)
         return tg_buf_printf(out,
                              "Proxy-Authenticate: Basic realm=\"%s\", charset=\"UTF-8\", "
@@ -31,7 +33,8 @@ static void basic_work(struct tg_pool_job *job)
 {
     struct tg_auth_attempt *at = tg_container_of(job, struct tg_auth_attempt, job);
     struct tg_userdb_snap *snap = tg_userdb_acquire(tg_auth_userdb(at->auth));
-    const char *hash = tg_userdb_lookup(snap, at->secret, at->user_len);
+    const struct tg_cred *cred = tg_userdb_lookup(snap, at->secret, at->user_len);
+    const char *hash = cred ? cred->basic_hash : NULL;
     const char *pw = at->secret + at->pass_off;
     if (!hash) {
         tg_passhash_verify(tg_passhash_dummy(), pw, at->pass_len);
@@ -128,9 +131,21 @@ static enum tg_auth_result basic_verify(struct tg_auth_attempt *at, struct tg_st
     return TG_AUTH_PENDING;
 }
 
+static const char *basic_describe(int variant)
+{
+    return "Basic";
+}
+
+static unsigned basic_needs(int variant)
+{
+    return TG_AUTH_SERVES_BASIC;
+}
+
 const struct tg_auth_scheme tg_basic_scheme = {
     .name = "basic",
     .token = "Basic",
     .challenge = basic_challenge,
     .verify = basic_verify,
+    .describe = basic_describe,
+    .needs = basic_needs,
 };

@@ -98,3 +98,21 @@ void tg_buf_release_if_empty(struct tg_buf *b)
     if (b->data && b->start == b->end)
         tg_buf_fini(b);
 }
+
+int tg_buf_set_cap(struct tg_buf *b, size_t cap)
+{
+    size_t len = b->end - b->start;
+    if (cap < len)
+        return -EINVAL;
+    if (b->data) {
+        memmove(b->data, b->data + b->start, len);
+        char *p = realloc(b->data, cap ? cap : 1);
+        if (!p)
+            return -ENOMEM;
+        b->data = p;
+        b->start = 0;
+        b->end = len;
+    }
+    b->cap = cap;
+    return 0;
+}

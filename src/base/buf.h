@@ -54,6 +54,12 @@ int tg_buf_append(struct tg_buf *b, const void *p, size_t n);
 int tg_buf_printf(struct tg_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/*
+ * Changes the limit (a request that must be held whole, then back). Keeps
+ * the unread bytes; 0, -EINVAL when they would not fit, or -ENOMEM.
+ */
+int tg_buf_set_cap(struct tg_buf *b, size_t cap);
+
 /* Releases the storage if the buffer is empty. */
 void tg_buf_release_if_empty(struct tg_buf *b);
 

@@ -26,7 +26,8 @@ enum kind {
     KIND_LOG,      /* char *: FILE, "-" (stderr) or "off" (NULL) */
     KIND_REALM,    /* char *: text that is safe inside a quoted header value */
     KIND_LISTEN,   /* listen[]: ADDR:PORT or [V6]:PORT, appended */
-    KIND_SCHEMES,  /* auth[]: comma list of known scheme names */
+    KIND_SCHEMES,  /* auth[]: comma list of known scheme names, or "auto" */
+    KIND_RULE,     /* auth_rules[]: free text checked by the auth module, appended */
     KIND_PORTS,    /* connect_ports[]: comma list of PORT or LO-HI, or "none" */
     KIND_INT,      /* int: decimal integer in min..max */
     KIND_COUNT,    /* size_t: decimal integer in min..max */
@@ -69,10 +70,32 @@ static const struct directive directives[] = {
      .help = "accept clients on ADDR:PORT or [V6ADDR]:PORT (port 0: any free); repeatable"},
     {.name = "htpasswd", .kind = KIND_PATH, .offset = FIELD(htpasswd), .metavar = "FILE",
      .help = "user:hash credentials file (bcrypt, sha-crypt, apr1, {SHA}); reloaded on SIGHUP"},
+    {.name = "users", .kind = KIND_PATH, .offset = FIELD(users), .metavar = "FILE",
+     .help = "Tollgate users file (tollgate passwd): serves Basic and every Digest algorithm"},
+    {.name = "htdigest", .kind = KIND_PATH, .offset = FIELD(htdigest), .metavar = "FILE",
+     .help = "Apache htdigest file: serves MD5 Digest for the realm; reloaded on SIGHUP"},
     {.name = "realm", .kind = KIND_REALM, .offset = FIELD(realm), .default_value = "tollgate",
      .metavar = "STRING", .help = "realm named in the login prompt (printable ASCII, no \" or \\)"},
-    {.name = "auth", .kind = KIND_SCHEMES, .offset = FIELD(auth), .default_value = "basic",
-     .metavar = "LIST", .help = "authentication schemes offered, in order of preference"},
+    {.name = "auth", .kind = KIND_SCHEMES, .offset = FIELD(auth), .default_value = "auto",
+     .metavar = "LIST",
+     .help = "challenges offered, in order; auto: digest,basic as far as the user files serve them"},
+    {.name = "auth-rule", .kind = KIND_RULE, .offset = FIELD(auth_rules),
+     .metavar = "\"COND... LIST\"", .flags = FLAG_REPEATABLE,
+     .help = "per-client offer: user-agent=GLOB and/or client=CIDR, then a scheme list; first "
+             "match wins"},
+    {.name = "no-default-auth-rules", .kind = KIND_BOOL, .offset = FIELD(no_default_auth_rules),
+     .default_value = "off",
+     .help = "drop the shipped rule that gives Python-urllib the MD5 Digest challenge first"},
+    {.name = "nonce-ttl", .kind = KIND_SECONDS, .offset = FIELD(nonce_ttl_ms),
+     .default_value = "300", .metavar = "SECONDS", .min = 1, .max = SECONDS_MAX_MS,
+     .help = "Digest nonce lifetime; an older nonce gets stale=true and the client retries"},
+    {.name = "nonce-secret-file", .kind = KIND_PATH, .offset = FIELD(nonce_secret_file),
+     .metavar = "FILE",
+     .help = "key sealing Digest nonces (>= 32 bytes); share it so instances accept each "
+             "other's nonces"},
+    {.name = "auth-int-max", .kind = KIND_BYTES, .offset = FIELD(auth_int_max),
+     .default_value = "1m", .metavar = "BYTES", .min = 0, .max = 64 * 1024 * 1024,
+     .help = "request body held in memory to check a Digest auth-int answer (413 past it)"},
     {.name = "access-log", .kind = KIND_LOG, .offset = FIELD(access_log), .default_value = "-",
      .metavar = "FILE|-|off", .help = "one line per request; - is stderr, off disables"},
     {.name = "auth-log", .kind = KIND_LOG, .offset = FIELD(auth_log), .default_value = "-",
@@ -141,7 +164,8 @@ static const struct directive directives[] = {
 #define NDIRECTIVES (sizeof directives / sizeof directives[0])
 
 /* Schemes the auth layer implements; a new scheme is one more name here. */
-static const char *const known_schemes[] = {"basic"};
+static const char *const known_schemes[] = {"basic", "digest", "digest-sha256", "digest-md5",
+                                            "digest-sha512-256"};
 
 #define NKNOWN_SCHEMES (sizeof known_schemes / sizeof known_schemes[0])
 _Static_assert(NKNOWN_SCHEMES <= TG_CONFIG_MAX_SCHEMES, "auth[] cannot hold every scheme");
@@ -374,9 +398,23 @@ static void format_known_schemes(char *buf, size_t len)
         used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? ", " : "", known_schemes[i]);
 }
 
+/* Empties auth[] only: auth-rule lines are a separate directive and stay. */
+static void clear_schemes(struct tg_config *c)
+{
+    for (size_t i = 0; i < c->nauth; i++) {
+        free(c->auth[i]);
+        c->auth[i] = NULL;
+    }
+    c->nauth = 0;
+}
+
 /* Parses the whole list before touching c, so a bad list leaves the old one. */
 static int set_schemes(struct tg_config *c, const char *v, char *why, size_t whylen)
 {
+    if (strcmp(v, "auto") == 0) {
+        clear_schemes(c);
+        return 0;
+    }
     int idx[NKNOWN_SCHEMES];
     size_t n = 0, len;
     const char *rest = v, *item;
@@ -401,16 +439,25 @@ static int set_schemes(struct tg_config *c, const char *v, char *why, size_t why
         }
         idx[n++] = k;
     }
-    for (size_t i = 0; i < c->nauth; i++) {
-        free(c->auth[i]);
-        c->auth[i] = NULL;
-    }
-    c->nauth = 0;
+    clear_schemes(c);
     for (size_t i = 0; i < n; i++) {
         if (replace_string(&c->auth[i], known_schemes[idx[i]], why, whylen) < 0)
             return -1;
         c->nauth = i + 1;
     }
+    return 0;
+}
+
+/* The rule's syntax is the auth module's business; here it is only stored. */
+static int add_rule(struct tg_config *c, const char *v, char *why, size_t whylen)
+{
+    if (c->nauth_rules == TG_CONFIG_MAX_RULES) {
+        snprintf(why, whylen, "at most %d rules", TG_CONFIG_MAX_RULES);
+        return -1;
+    }
+    if (replace_string(&c->auth_rules[c->nauth_rules], v, why, whylen) < 0)
+        return -1;
+    c->nauth_rules++;
     return 0;
 }
 
@@ -554,6 +601,8 @@ static int set(struct tg_config *c, const struct directive *d, const char *v,
         return set_listen(c, v, src, why, whylen);
     case KIND_SCHEMES:
         return set_schemes(c, v, why, whylen);
+    case KIND_RULE:
+        return add_rule(c, v, why, whylen);
     case KIND_PORTS:
         return set_ports(c, v, why, whylen);
     case KIND_INT:
@@ -803,11 +852,14 @@ void tg_config_print_help(FILE *out)
     }
 }
 
-/* Markdown table cells must not contain '|'. */
+/*
+ * A Markdown table cell: '|' would end the cell and a backslash would
+ * escape the character after it, so both are written escaped.
+ */
 static void put_cell(FILE *out, const char *s)
 {
     for (; *s; s++) {
-        if (*s == '|')
+        if (*s == '|' || *s == '\\')
             fputc('\\', out);
         fputc(*s, out);
     }
@@ -831,9 +883,14 @@ static void print_value_doc(FILE *out, const struct directive *d)
     case KIND_LISTEN:
         fprintf(out, "`ADDR:PORT` or `[V6ADDR]:PORT`, port 0..65535");
         break;
-    case KIND_SCHEMES:
-        format_known_schemes(lo, sizeof lo);
-        fprintf(out, "comma list of: %s", lo);
+    case KIND_SCHEMES: {
+        char known[128];
+        format_known_schemes(known, sizeof known);
+        fprintf(out, "`auto`, or a comma list of: %s", known);
+        break;
+    }
+    case KIND_RULE:
+        fprintf(out, "`user-agent=GLOB` and/or `client=CIDR`, then a scheme list");
         break;
     case KIND_PORTS:
         fprintf(out, "comma list of `PORT` or `LO-HI` (1..65535), or `none`");
@@ -917,13 +974,15 @@ int tg_config_defaults(struct tg_config *c)
 
 int tg_config_validate(const struct tg_config *c, char *err, size_t errlen)
 {
-    if (c->no_auth && c->htpasswd) {
-        snprintf(err, errlen, "--no-auth and --htpasswd are mutually exclusive");
+    bool creds = c->htpasswd || c->users || c->htdigest;
+    if (c->no_auth && creds) {
+        snprintf(err, errlen, "--no-auth and a credentials file (--htpasswd, --users, "
+                              "--htdigest) are mutually exclusive");
         return -1;
     }
-    if (!c->no_auth && !c->htpasswd) {
-        snprintf(err, errlen, "no credentials configured: give --htpasswd FILE, or --no-auth to "
-                              "run an open proxy (not recommended)");
+    if (!c->no_auth && !creds) {
+        snprintf(err, errlen, "no credentials configured: give --htpasswd FILE (or --users, "
+                              "--htdigest), or --no-auth to run an open proxy (not recommended)");
         return -1;
     }
     return 0;
@@ -942,7 +1001,8 @@ void tg_config_fini(struct tg_config *c)
 {
     if (!c)
         return;
-    char **owned[] = {&c->config_file, &c->htpasswd, &c->realm, &c->access_log, &c->auth_log};
+    char **owned[] = {&c->config_file, &c->htpasswd, &c->users,    &c->htdigest,
+                      &c->realm,       &c->access_log, &c->auth_log, &c->nonce_secret_file};
     for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++) {
         free(*owned[i]);
         *owned[i] = NULL;
@@ -952,4 +1012,9 @@ void tg_config_fini(struct tg_config *c)
         c->auth[i] = NULL;
     }
     c->nauth = 0;
+    for (size_t i = 0; i < c->nauth_rules; i++) {
+        free(c->auth_rules[i]);
+        c->auth_rules[i] = NULL;
+    }
+    c->nauth_rules = 0;
 }

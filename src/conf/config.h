@@ -18,6 +18,7 @@
 #define TG_CONFIG_MAX_LISTEN 16
 #define TG_CONFIG_MAX_PORT_RANGES 32
 #define TG_CONFIG_MAX_SCHEMES 8
+#define TG_CONFIG_MAX_RULES 32
 
 #ifndef TG_VERSION
 #define TG_VERSION "0.1.0"
@@ -51,9 +52,17 @@ struct tg_config {
     size_t nlisten;
     enum tg_config_origin listen_origin; /* internal to config.c: who set listen[] */
     char *htpasswd;   /* owned; NULL if none */
+    char *users;      /* owned; Tollgate users file (every scheme); NULL if none */
+    char *htdigest;   /* owned; Apache htdigest file (MD5 Digest); NULL if none */
     char *realm;      /* owned */
-    char *auth[TG_CONFIG_MAX_SCHEMES]; /* owned; ordered scheme names, e.g. "basic" */
+    char *auth[TG_CONFIG_MAX_SCHEMES]; /* owned; ordered scheme names; none: "auto" */
     size_t nauth;
+    char *auth_rules[TG_CONFIG_MAX_RULES]; /* owned; "COND... SCHEMES", first match wins */
+    size_t nauth_rules;
+    bool no_default_auth_rules;
+    char *nonce_secret_file; /* owned; NULL: a random secret per start */
+    uint64_t nonce_ttl_ms;
+    size_t auth_int_max; /* request body held to check a Digest auth-int answer */
     char *access_log; /* owned; "-" is stderr; NULL disables */
     char *auth_log;   /* owned; "-" is stderr; NULL disables */
     int threads;      /* event-loop threads; default: online CPUs */

@@ -25,6 +25,7 @@
 #include "http/target.h"
 #include "log/accesslog.h"
 #include "log/authlog.h"
+#include "proxy/bodyhash.h"
 #include "proxy/errpage.h"
 #include "proxy/server.h"
 #include "proxy/upstream.h"
@@ -67,6 +68,8 @@ static void req_free(struct tg_req *r)
     if (!r)
         return;
     free(r->target);
+    free(r->auth_info);
+    free(r->held_cred);
     free(r->uphead);
     free(r->addrs);
     free(r);
@@ -88,6 +91,13 @@ static void log_access(struct tg_conn *c)
         .reason = r->reason,
     };
     tg_accesslog_write(&c->w->srv->access_log, &e);
+}
+
+/* The client buffer's normal limit: one request head. */
+static size_t base_in_cap(const struct tg_conn *c)
+{
+    size_t cap = c->w->srv->cfg->max_header_size;
+    return cap > MIN_IN_BUF ? cap : MIN_IN_BUF;
 }
 
 static void free_attempt(struct tg_conn *c)
@@ -171,6 +181,9 @@ void tg_conn_update(struct tg_conn *c)
         break;
     case TG_CONN_RESPOND:
         reading = c->req->discard && !c->req->body_in.done;
+        break;
+    case TG_CONN_BODYWAIT:
+        reading = true;
         break;
     default:
         break;
@@ -281,6 +294,10 @@ void tg_conn_finish_request(struct tg_conn *c)
     }
     c->state = TG_CONN_HEAD;
     c->head_started = false;
+    if (c->in.cap != base_in_cap(c)) { /* a body was held: back to the normal limit */
+        size_t len = tg_buf_len(&c->in);
+        tg_buf_set_cap(&c->in, len > base_in_cap(c) ? len : base_in_cap(c));
+    }
     tg_buf_release_if_empty(&c->in);
     tg_conn_set_timer(c, cfg_of(c)->idle_timeout_ms);
     if (tg_buf_len(&c->in))
@@ -381,9 +398,12 @@ static void write_auth_log(struct tg_conn *c, struct tg_auth_attempt *at)
 static void respond_407(struct tg_conn *c, const struct tg_auth_attempt *at, bool failed)
 {
     struct tg_buf hdrs;
+    struct tg_auth_challenge_ctx ctx = {
+        .error = failed && !at->stale ? "invalid_credentials" : NULL,
+        .stale = at->stale,
+    };
     tg_buf_init(&hdrs, 4096);
-    tg_auth_challenges(c->w->srv->auth, &hdrs, failed ? at->scheme : NULL,
-                       failed ? "invalid_credentials" : NULL);
+    tg_auth_challenges(c->w->srv->auth, c->req->offer, &hdrs, failed ? at->scheme : NULL, &ctx);
     char *extra = strndup(hdrs.data ? tg_buf_head(&hdrs) : "", tg_buf_len(&hdrs));
     tg_buf_fini(&hdrs);
     tg_conn_respond(c, 407, at->reason, extra, tg_errpage_body(407));
@@ -407,7 +427,15 @@ static void handle_auth_result(struct tg_conn *c, struct tg_auth_attempt *at)
     switch (at->result) {
     case TG_AUTH_OK:
         snprintf(c->req->user, sizeof c->req->user, "%s", at->user);
+        if (at->info[0] && !(c->req->auth_info = strdup(at->info))) {
+            tg_conn_close(c);
+            return;
+        }
         after_auth(c);
+        break;
+    case TG_AUTH_REJECT:
+        snprintf(c->req->user, sizeof c->req->user, "%s", at->user);
+        tg_conn_respond(c, 400, at->reason, NULL, tg_errpage_body(400));
         break;
     case TG_AUTH_CHALLENGE:
         respond_407(c, at, false);
@@ -429,8 +457,18 @@ static void on_auth_done(struct tg_auth_attempt *at)
     handle_auth_result(c, at);
 }
 
+static void hold_body(struct tg_conn *c, struct tg_str value);
+
 static void start_auth(struct tg_conn *c, struct tg_str value)
 {
+    struct tg_req *r = c->req;
+    struct tg_auth_request rq = {
+        .method = tg_str_c(r->method),
+        .target = tg_str_c(r->target),
+        .is_connect = r->is_connect,
+    };
+    for (int i = 0; r->have_body_hash && i < TG_DIGEST_NALGS; i++)
+        rq.body_hash[i] = r->body_hash[i];
     struct tg_auth_attempt *at = calloc(1, sizeof *at);
     if (!at) {
         tg_conn_close(c);
@@ -441,14 +479,76 @@ static void start_auth(struct tg_conn *c, struct tg_str value)
     at->on_done = on_auth_done;
     c->at = at;
     enum tg_auth_result res =
-        tg_auth_start(c->w->srv->auth, c->w->loop, at, value, tg_loop_now(c->w->loop));
+        tg_auth_start(c->w->srv->auth, c->w->loop, at, &rq, value, tg_loop_now(c->w->loop));
     if (res == TG_AUTH_PENDING) {
         c->state = TG_CONN_AUTH;
         tg_loop_timer_clear(c->w->loop, &c->timer);
         tg_conn_update(c);
         return;
     }
+    if (res == TG_AUTH_NEED_BODY) {
+        free_attempt(c);
+        hold_body(c, value);
+        return;
+    }
     handle_auth_result(c, at);
+}
+
+/* Once the held body is complete: its hashes go to the scheme with the same credentials. */
+static void check_held_body(struct tg_conn *c)
+{
+    struct tg_req *r = c->req;
+    size_t len = tg_buf_len(&c->in);
+    enum tg_bodyhash_result res =
+        tg_bodyhash(len ? tg_buf_head(&c->in) : "", len, r->body_in.kind == TG_BODY_CHUNKED,
+                    r->body_in.left, r->body_hash);
+    if (res == TG_BODYHASH_DONE) {
+        r->have_body_hash = true;
+        c->state = TG_CONN_HEAD; /* start_auth moves it on */
+        start_auth(c, tg_str_c(r->held_cred));
+    } else if (res == TG_BODYHASH_INVALID) {
+        c->close_after = true;
+        tg_conn_respond(c, 400, "invalid_chunked_body", NULL, tg_errpage_body(400));
+    } else if (len >= c->in.cap) {
+        c->close_after = true;
+        tg_conn_respond(c, 413, "auth_int_body_too_large", NULL, tg_errpage_body(413));
+    } else {
+        tg_conn_update(c);
+    }
+}
+
+/*
+ * Digest auth-int covers the body, so it must be here before the answer
+ * can be checked: hold it (bounded by auth-int-max) in the client buffer,
+ * where forwarding will later read it as usual.
+ */
+static void hold_body(struct tg_conn *c, struct tg_str value)
+{
+    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    struct tg_req *r = c->req;
+    size_t max = cfg_of(c)->auth_int_max;
+    /* Chunked framing costs at most a few bytes per chunk; allow for it. */
+    size_t cap = r->body_in.kind == TG_BODY_CHUNKED ? max + max / 8 + 4096 : (size_t)r->body_in.left;
+    if (r->body_in.kind == TG_BODY_LENGTH && r->body_in.left > max) {
+        c->close_after = true;
+        tg_conn_respond(c, 413, "auth_int_body_too_large", NULL, tg_errpage_body(413));
+        return;
+    }
+    if (!(r->held_cred = strndup(value.p, value.len)) ||
+        tg_buf_set_cap(&c->in, cap > c->in.cap ? cap : c->in.cap) < 0) {
+        tg_conn_close(c);
+        return;
+    }
+    c->state = TG_CONN_BODYWAIT;
+    tg_conn_set_timer(c, cfg_of(c)->header_timeout_ms);
+    if (!r->body_in.done && r->expect_continue && tg_buf_append(&c->out, cont, sizeof cont - 1) < 0) {
+        tg_conn_close(c);
+        return;
+    }
+    if (tg_buf_len(&c->out))
+        tg_conn_flush(c);
+    if (!c->closed && c->state == TG_CONN_BODYWAIT)
+        check_held_body(c);
 }
 
 static int append_authority(struct tg_buf *b, const struct tg_req *r, bool v6)
@@ -567,6 +667,16 @@ static struct tg_str copy_credentials(const struct tg_reqhead *h, char *cred, si
     return value;
 }
 
+static struct tg_str user_agent(const struct tg_reqhead *h)
+{
+    struct tg_str none = {NULL, 0};
+    for (size_t i = 0; i < h->nfields; i++) {
+        if (tg_str_eq_nocase(h->fields[i].name, "User-Agent"))
+            return h->fields[i].value;
+    }
+    return none;
+}
+
 static void handle_head(struct tg_conn *c, const struct tg_reqhead *h, size_t head_len)
 {
     char cred[TG_AUTH_CRED_MAX + 1];
@@ -580,6 +690,8 @@ static void handle_head(struct tg_conn *c, const struct tg_reqhead *h, size_t he
     fill_req(r, h, head_len);
     bool ok = check_target(c, h, &t, &rf);
     struct tg_str value = copy_credentials(h, cred, sizeof cred);
+    if (c->w->srv->auth)
+        r->offer = tg_auth_select(c->w->srv->auth, user_agent(h), &c->peer_sa.sa);
     /* Everything needed is copied: the head's bytes can go. */
     tg_buf_consume(&c->in, head_len);
     if (!ok) {
@@ -643,6 +755,9 @@ void tg_conn_process(struct tg_conn *c)
     case TG_CONN_RESPOND:
         if (c->req->discard)
             discard_body(c);
+        break;
+    case TG_CONN_BODYWAIT:
+        check_held_body(c);
         break;
     default:
         break;
@@ -735,13 +850,14 @@ struct tg_conn *tg_conn_new(struct tg_worker *w, int fd, const struct sockaddr *
     struct tg_conn *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    size_t in_cap = w->srv->cfg->max_header_size;
     c->w = w;
     c->io.fd = fd;
     c->io.cb = on_client_io;
     tg_timer_init(&c->timer, on_timer);
     tg_sock_format(peer, c->peer, sizeof c->peer);
-    tg_buf_init(&c->in, in_cap > MIN_IN_BUF ? in_cap : MIN_IN_BUF);
+    memcpy(&c->peer_sa, peer, peer->sa_family == AF_INET6 ? sizeof c->peer_sa.in6
+                                                          : sizeof c->peer_sa.in);
+    tg_buf_init(&c->in, base_in_cap(c));
     tg_buf_init(&c->out, OUT_BUF);
     c->next = w->conns;
     if (w->conns)

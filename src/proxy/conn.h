@@ -12,9 +12,11 @@
 #ifndef TG_CONN_H
 #define TG_CONN_H
 
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "auth/digestcalc.h"
 #include "base/buf.h"
 #include "http/chunked.h"
 #include "http/reqhead.h"
@@ -36,6 +38,7 @@ enum tg_conn_state {
     TG_CONN_TUNNEL = 5,  /* CONNECT tunnel (after the 200 is flushed) */
     TG_CONN_RESPOND = 6, /* a proxy-generated response is being written */
     TG_CONN_LINGER = 7,  /* response sent, write side shut, draining input before close */
+    TG_CONN_BODYWAIT = 8, /* Digest auth-int: holding the whole body before verifying */
 };
 
 /* How a body is framed on one side of the proxy. */
@@ -56,6 +59,11 @@ struct tg_req {
     int status;         /* of the final response, for the log */
     const char *reason; /* log token or NULL */
     char user[129];
+    char *auth_info; /* owned: Proxy-Authentication-Info line for the response, or NULL */
+    const struct tg_auth_offer *offer; /* borrowed: the challenges this client gets */
+    char *held_cred; /* owned: Proxy-Authorization kept while the body is held (auth-int) */
+    bool have_body_hash;
+    char body_hash[TG_DIGEST_NALGS][TG_DIGEST_HEX_MAX];
     uint64_t bytes_in, bytes_out;
     char upstream_addr[TG_SOCK_ADDRSTRLEN];
 
@@ -94,6 +102,11 @@ struct tg_conn {
     bool client_eof;
     bool head_started; /* some bytes of the next head have arrived */
     char peer[TG_SOCK_ADDRSTRLEN];
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in;
+        struct sockaddr_in6 in6;
+    } peer_sa; /* for address rules */
     struct tg_buf in;  /* client -> proxy */
     struct tg_buf out; /* proxy -> client */
     struct tg_req *req;             /* owned; NULL between requests */

@@ -143,13 +143,16 @@ void tg_forward_start(struct tg_conn *c)
 
 static void reply_connect_established(struct tg_conn *c)
 {
-    static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+    static const char ok[] = "HTTP/1.1 200 Connection established\r\n";
     struct tg_req *r = c->req;
     r->status = 200;
     r->tunnel_pending = true;
     c->state = TG_CONN_RESPOND;
     tg_upstream_watch(c->up, 0);
-    if (tg_buf_append(&c->out, ok, sizeof ok - 1) < 0) {
+    int rc = tg_buf_append(&c->out, ok, sizeof ok - 1);
+    if (rc == 0 && r->auth_info)
+        rc = tg_buf_append(&c->out, r->auth_info, strlen(r->auth_info));
+    if (rc < 0 || tg_buf_append(&c->out, "\r\n", 2) < 0) {
         tg_conn_close(c);
         return;
     }
@@ -322,6 +325,8 @@ static int write_final_head(struct tg_conn *c, const struct tg_resphead *h)
                            status_phrase(h, phrase, sizeof phrase));
     rc = rc ? rc : append_fields(&c->out, h);
     rc = rc ? rc : tg_buf_append(&c->out, "Via: 1.1 tollgate\r\n", 19);
+    if (rc == 0 && r->auth_info)
+        rc = tg_buf_append(&c->out, r->auth_info, strlen(r->auth_info));
     const struct tg_field *cl = NULL;
     for (size_t i = 0; i < h->nfields; i++) {
         if (tg_str_eq_nocase(h->fields[i].name, "Content-Length"))

@@ -14,7 +14,8 @@ import time
 BIN = os.environ.get("TOLLGATE_BIN", "/work/main/build/tollgate")
 ALICE = ("alice", "wonderland")  # bcrypt (htpasswd -B) in the default users file
 BOB = ("bob", "builder")  # apr1 (htpasswd -m) in the default users file
-SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer")
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer",
+                     "WARNING: ThreadSanitizer")
 PROXY_ENV_VARS = ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "no_proxy",
                   "NO_PROXY", "all_proxy", "ALL_PROXY", "ftp_proxy", "FTP_PROXY")
 
