@@ -79,7 +79,7 @@ integration: $(BUILD)/tollgate
 FUZZ_SECONDS ?= 10
 FUZZ_CC ?= clang
 FUZZ_CFLAGS := $(CSTD) $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined -Isrc
-FUZZ_LIB := $(sort $(wildcard src/base/*.c src/http/*.c) src/auth/authparam.c)
+FUZZ_LIB := $(sort $(wildcard src/base/*.c src/http/*.c) src/auth/authparam.c src/policy/acl.c src/net/cidr.c)
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
 
 build-fuzz/%: fuzz/%.c $(FUZZ_LIB)
@@ -93,6 +93,21 @@ fuzz: $(FUZZ_BIN)
 	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -print_final_stats=0 build-fuzz/work-$$n fuzz/corpus/$$n tests/cases 2>build-fuzz/$$n.log \
 	    || { tail -50 build-fuzz/$$n.log; exit 1; }; \
 	  tail -1 build-fuzz/$$n.log; done
+
+# `make bench` (not part of `make test`): installs the origin, the peers and
+# the load tools (scripts/deps.sh bench; a peer that cannot be installed is
+# reported missing in the results), builds the proxy and the parser
+# micro-benchmark, then bench/run.py measures Tollgate against Squid, tinyproxy
+# and HAProxy in one run and writes bench/results/YYYYMMDD-HHMM.md. QUICK=1
+# runs each scenario once, briefly.
+bench:
+	@scripts/deps.sh bench || echo "tollgate: some bench packages are missing; the results say which" >&2
+	@$(MAKE) --no-print-directory all $(BUILD)/bench/parsebench
+	QUICK=$(QUICK) BUILD=$(BUILD) /usr/bin/python3 bench/run.py
+
+$(BUILD)/bench/parsebench: bench/parsebench.c $(BUILD)/libtg.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libtg.a $(LDLIBS)
 
 format:
 	clang-format -i src/*.c src/*/*.[ch] tests/unit/*.c fuzz/*.c

@@ -1,17 +1,20 @@
 #!/bin/sh
 # Installs the Debian packages a purpose needs: "build" (compile and run the
-# proxy) or "test" (everything `make test` uses). As root, missing packages
+# proxy), "test" (everything `make test` uses) or "bench" (the origin, the
+# peers and the load tools `make bench` compares against). As root, missing packages
 # are installed with apt-get; otherwise the exact command is printed and the
 # script fails, so nothing half-works.
 set -eu
 
 build_pkgs="gcc make pkg-config libc6-dev libssl-dev libc-ares-dev libcrypt-dev"
 test_pkgs="$build_pkgs clang libclang-rt-14-dev llvm libcmocka-dev curl wget apache2-utils python3 python3-pytest whois openssl procps"
+bench_pkgs="$build_pkgs nginx libnginx-mod-stream wrk squid apache2-utils tinyproxy haproxy valgrind util-linux procps curl python3"
 
 case "${1:-build}" in
 build) want="$build_pkgs" ;;
 test) want="$test_pkgs" ;;
-*) echo "usage: $0 build|test" >&2; exit 2 ;;
+bench) want="$bench_pkgs" ;;
+*) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
 esac
 
 missing=""

@@ -28,7 +28,11 @@
 #include "cred/userfile.h"
 #include "loop/dns.h"
 #include "loop/pool.h"
+#include "net/cidr.h"
 #include "net/sock.h"
+#include "policy/acl.h"
+#include "policy/connlimit.h"
+#include "policy/ratelimit.h"
 #include "proxy/server.h"
 #include "proxy/worker.h"
 
@@ -41,6 +45,7 @@ struct app {
     struct tg_server srv;
     struct tg_userdb *userdb;
     struct tg_pool *pool;
+    struct tg_cidr *rate_exempt; /* owned; borrowed by srv.rl */
     struct tg_worker **workers;
     int nworkers;
 };
@@ -125,8 +130,8 @@ static int setup_auth(struct app *a, char *err, size_t len)
         .realm = a->cfg.realm,
         .schemes = (const char *const *)a->cfg.auth,
         .nschemes = a->cfg.nauth,
-        .rules = (const char *const *)a->cfg.auth_rules,
-        .nrules = a->cfg.nauth_rules,
+        .rules = (const char *const *)a->cfg.auth_rules.item,
+        .nrules = a->cfg.auth_rules.n,
         .no_default_rules = a->cfg.no_default_auth_rules,
         .userdb = a->userdb,
         .pool = a->pool,
@@ -260,10 +265,91 @@ static void teardown(struct app *a)
     free(a->workers);
     tg_auth_free(a->srv.auth);
     tg_userdb_free(a->userdb);
+    tg_acl_free(a->srv.acl);
+    tg_ratelimit_free(a->srv.rl);
+    tg_connlimit_free(a->srv.connlimit);
+    free(a->rate_exempt);
     tg_logfile_close(&a->srv.access_log);
     tg_logfile_close(&a->srv.auth_log);
     tg_dns_global_fini();
     tg_config_fini(&a->cfg);
+}
+
+static int setup_ratelimit(struct app *a)
+{
+    const struct tg_config *cfg = &a->cfg;
+    size_t n = cfg->rate_exempt.n;
+    a->rate_exempt = calloc(n ? n : 1, sizeof *a->rate_exempt);
+    if (!a->rate_exempt)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (tg_cidr_parse(cfg->rate_exempt.item[i], &a->rate_exempt[i]) < 0)
+            return -1;
+    }
+    struct tg_ratelimit_config rc = {
+        .max_failures = cfg->rate_max_failures,
+        .window_ms = cfg->rate_window_ms,
+        .penalty_ms = cfg->rate_penalty_ms,
+        .penalty_max_ms = cfg->rate_penalty_max_ms,
+        .ipv6_prefix = (unsigned)cfg->rate_ipv6_prefix,
+        .exempt = a->rate_exempt,
+        .nexempt = n,
+        .capacity = 65536,
+        .user_addresses = 10,
+        .user_delay_ms = 2000,
+    };
+    a->srv.rl = tg_ratelimit_new(&rc);
+    return a->srv.rl ? 0 : -1;
+}
+
+/*
+ * --connect-ports becomes the last access rules: "allow method=CONNECT
+ * port=LIST" then "deny method=CONNECT", so an administrator's own rules,
+ * which come first, can open other ports to some users.
+ */
+static int add_connect_port_rules(struct tg_acl *acl, const struct tg_config *cfg, char *err,
+                                  size_t len)
+{
+    char rule[1024] = "allow method=CONNECT port=";
+    size_t used = strlen(rule);
+    for (size_t i = 0; i < cfg->nconnect_ports && used < sizeof rule; i++) {
+        const struct tg_port_range *p = &cfg->connect_ports[i];
+        used += (size_t)snprintf(rule + used, sizeof rule - used, "%s%u-%u", i ? "," : "",
+                                 p->lo, p->hi);
+    }
+    if (cfg->nconnect_ports && tg_acl_add_rule(acl, rule, err, len) < 0)
+        return -1;
+    return tg_acl_add_rule(acl, "deny method=CONNECT", err, len);
+}
+
+static int setup_policy(struct app *a, char *err, size_t len)
+{
+    const struct tg_config *cfg = &a->cfg;
+    struct tg_acl *acl = a->srv.acl = tg_acl_new();
+    if (!acl)
+        return -1;
+    for (size_t i = 0; i < cfg->access_rules.n; i++) {
+        if (tg_acl_add_rule(acl, cfg->access_rules.item[i], err, len) < 0)
+            return -1;
+    }
+    if (add_connect_port_rules(acl, cfg, err, len) < 0)
+        return -1;
+    tg_acl_set_default(acl, !cfg->access_default_deny);
+    for (size_t i = 0; i < cfg->allow_destination.n; i++) {
+        struct tg_cidr p;
+        if (tg_cidr_parse(cfg->allow_destination.item[i], &p) < 0 ||
+            tg_acl_allow_destination(acl, &p) < 0)
+            return -1;
+    }
+    for (size_t i = 0; i < cfg->nlisten; i++)
+        tg_acl_add_own_address(acl, (const struct sockaddr *)&cfg->listen[i].addr);
+    if (cfg->groups && tg_acl_load_groups(acl, cfg->groups, err, len) < 0)
+        return -1;
+    a->srv.connlimit = tg_connlimit_new((size_t)cfg->max_connections,
+                                        (unsigned)cfg->max_connections_per_address);
+    if (!a->srv.connlimit)
+        return -1;
+    return cfg->no_auth ? 0 : setup_ratelimit(a);
 }
 
 static int configure(struct app *a, int argc, char **argv)
@@ -282,8 +368,9 @@ static int configure(struct app *a, int argc, char **argv)
     a->pool = tg_pool_new(a->cfg.hash_threads, HASH_QUEUE_MAX);
     if (!a->pool)
         return 1;
-    if (setup_auth(a, err, sizeof err) < 0) {
-        fprintf(stderr, "tollgate: %s\n", err);
+    err[0] = '\0';
+    if (setup_auth(a, err, sizeof err) < 0 || setup_policy(a, err, sizeof err) < 0) {
+        fprintf(stderr, "tollgate: %s\n", err[0] ? err : "out of memory");
         return EXIT_USAGE;
     }
     a->srv.cfg = &a->cfg;

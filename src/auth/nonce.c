@@ -26,12 +26,12 @@
 
 #define TIME_LEN 8
 #define SEALED_LEN (TIME_LEN + TG_NONCE_ID_LEN) /* the bytes the MAC covers */
-#define MAC_LEN 32                               /* SHA-256 output */
+#define MAC_LEN 32                              /* SHA-256 output */
 #define RAW_LEN (SEALED_LEN + MAC_LEN)
 #define TEXT_LEN ((RAW_LEN * 8 + 5) / 6) /* unpadded base64url: 75 characters */
-#define FUTURE_SKEW_MS 5000 /* tolerated clock difference between instances */
-#define KEY_FILE_MIN 32     /* below this a secret file is probably a mistake */
-#define KEY_FILE_MAX 65536  /* a secret, not a data file: refuse to read more */
+#define FUTURE_SKEW_MS 5000              /* tolerated clock difference between instances */
+#define KEY_FILE_MIN 32                  /* below this a secret file is probably a mistake */
+#define KEY_FILE_MAX 65536               /* a secret, not a data file: refuse to read more */
 
 _Static_assert(TEXT_LEN + 1 <= TG_NONCE_TEXT_MAX, "nonce text does not fit TG_NONCE_TEXT_MAX");
 

@@ -23,9 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define WINDOW 64         /* counts remembered per nonce below the highest: one uint64_t */
-#define MAX_SHARDS 64     /* enough that workers rarely wait on the same mutex */
-#define MIN_PER_SHARD 16  /* smaller tables use fewer shards, down to one */
+#define WINDOW 64        /* counts remembered per nonce below the highest: one uint64_t */
+#define MAX_SHARDS 64    /* enough that workers rarely wait on the same mutex */
+#define MIN_PER_SHARD 16 /* smaller tables use fewer shards, down to one */
 #define CACHE_LINE 64
 
 struct entry {
@@ -47,7 +47,7 @@ struct shard {
 
 struct tg_replay {
     uint64_t ttl_ms;
-    size_t nshards; /* a power of two */
+    size_t nshards;       /* a power of two */
     struct shard *shards; /* owned */
     struct entry *slots;  /* owned, nshards * (mask + 1) */
 };

@@ -20,6 +20,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "net/cidr.h"
+#include "policy/acl.h"
+
 /* How a directive's value is parsed, and the type of the field it fills. */
 enum kind {
     KIND_PATH = 0, /* char *: any non-empty text */
@@ -27,7 +30,10 @@ enum kind {
     KIND_REALM,    /* char *: text that is safe inside a quoted header value */
     KIND_LISTEN,   /* listen[]: ADDR:PORT or [V6]:PORT, appended */
     KIND_SCHEMES,  /* auth[]: comma list of known scheme names, or "auto" */
-    KIND_RULE,     /* auth_rules[]: free text checked by the auth module, appended */
+    KIND_LIST,     /* struct tg_config_list: free text, appended; optional validate */
+    KIND_RATE,     /* rate_max_failures + rate_window_ms: "N/SECONDS" */
+    KIND_PENALTY,  /* rate_penalty_ms [+ rate_penalty_max_ms]: "SECONDS[:MAX]" */
+    KIND_ACCESS_DEFAULT, /* access_default_deny: "allow" or "deny" */
     KIND_PORTS,    /* connect_ports[]: comma list of PORT or LO-HI, or "none" */
     KIND_INT,      /* int: decimal integer in min..max */
     KIND_COUNT,    /* size_t: decimal integer in min..max */
@@ -54,7 +60,13 @@ struct directive {
     const char *help;          /* one line, lower case, no final period */
     unsigned flags;
     unsigned long long min, max; /* numeric kinds, in the stored unit (seconds: ms) */
+    /* KIND_LIST: checks one value (0, or -1 with why); NULL accepts any text. */
+    int (*validate)(const char *v, char *why, size_t whylen);
+    const char *valuedoc; /* KIND_LIST: the Value column of the docs */
 };
+
+static int check_cidr(const char *v, char *why, size_t whylen);
+static int check_access_rule(const char *v, char *why, size_t whylen);
 
 #define FIELD(f) offsetof(struct tg_config, f)
 #define SECONDS_MAX_MS 86400000ull /* a day: longer is a typo, not a timeout */
@@ -79,8 +91,9 @@ static const struct directive directives[] = {
     {.name = "auth", .kind = KIND_SCHEMES, .offset = FIELD(auth), .default_value = "auto",
      .metavar = "LIST",
      .help = "challenges offered, in order; auto: digest,basic as far as the user files serve them"},
-    {.name = "auth-rule", .kind = KIND_RULE, .offset = FIELD(auth_rules),
+    {.name = "auth-rule", .kind = KIND_LIST, .offset = FIELD(auth_rules),
      .metavar = "\"COND... LIST\"", .flags = FLAG_REPEATABLE,
+     .valuedoc = "`user-agent=GLOB` and/or `client=CIDR`, then a scheme list",
      .help = "per-client offer: user-agent=GLOB and/or client=CIDR, then a scheme list; first "
              "match wins"},
     {.name = "no-default-auth-rules", .kind = KIND_BOOL, .offset = FIELD(no_default_auth_rules),
@@ -111,6 +124,42 @@ static const struct directive directives[] = {
      .help = "ports CONNECT may reach: PORT or LO-HI, comma-separated, or none"},
     {.name = "no-auth", .kind = KIND_BOOL, .offset = FIELD(no_auth), .default_value = "off",
      .help = "run an open proxy with no authentication (not recommended)"},
+    {.name = "access-rule", .kind = KIND_LIST, .offset = FIELD(access_rules),
+     .metavar = "\"allow|deny COND...\"", .flags = FLAG_REPEATABLE,
+     .validate = check_access_rule,
+     .valuedoc = "`allow` or `deny`, then conditions `user=` `group=` `host=` `dest=` `port=` "
+                 "`method=` `client=`",
+     .help = "who may go where, after authentication; first match wins; repeatable"},
+    {.name = "access-default", .kind = KIND_ACCESS_DEFAULT, .offset = FIELD(access_default_deny),
+     .default_value = "allow", .metavar = "allow|deny",
+     .help = "what happens to a request no access-rule matches"},
+    {.name = "groups", .kind = KIND_PATH, .offset = FIELD(groups), .metavar = "FILE",
+     .help = "Apache htgroup file (group: user user...) for access-rule group=; reloaded on SIGHUP"},
+    {.name = "allow-destination", .kind = KIND_LIST, .offset = FIELD(allow_destination),
+     .metavar = "CIDR", .flags = FLAG_REPEATABLE, .validate = check_cidr,
+     .valuedoc = "address prefix, `10.0.0.0/8` or `fd00::/8`",
+     .help = "let the SSRF guard pass these loopback/link-local/private-use destinations; "
+             "repeatable"},
+    {.name = "rate-limit", .kind = KIND_RATE, .offset = FIELD(rate_max_failures),
+     .default_value = "5/60", .metavar = "N/SECONDS",
+     .help = "more than N failed logins from one address within SECONDS: 429 for a while"},
+    {.name = "rate-penalty", .kind = KIND_PENALTY, .offset = FIELD(rate_penalty_ms),
+     .default_value = "60:3600", .metavar = "SECONDS[:MAX]",
+     .help = "first 429 period; doubled on each repeat offence up to MAX"},
+    {.name = "rate-ipv6-prefix", .kind = KIND_INT, .offset = FIELD(rate_ipv6_prefix),
+     .default_value = "64", .metavar = "BITS", .min = 1, .max = 128,
+     .help = "IPv6 clients are counted per prefix of this length (one host owns a /64)"},
+    {.name = "rate-exempt", .kind = KIND_LIST, .offset = FIELD(rate_exempt), .metavar = "CIDR",
+     .flags = FLAG_REPEATABLE, .validate = check_cidr,
+     .valuedoc = "address prefix, `10.0.0.0/8` or `fd00::/8`",
+     .help = "addresses never rate limited (monitoring, NAT gateways you trust); repeatable"},
+    {.name = "max-connections-per-address", .kind = KIND_INT,
+     .offset = FIELD(max_connections_per_address), .default_value = "256", .metavar = "N",
+     .min = 0, .max = 1000000,
+     .help = "open connections one client address may hold (503 past it); 0: no limit"},
+    {.name = "preauth-max-header-size", .kind = KIND_BYTES, .offset = FIELD(preauth_max_header_size),
+     .default_value = "8k", .metavar = "BYTES", .min = 1024, .max = 1024 * 1024,
+     .help = "request head limit until a connection has authenticated (431 past it)"},
     {.name = "max-header-size", .kind = KIND_BYTES, .offset = FIELD(max_header_size),
      .default_value = "16k", .metavar = "BYTES", .min = 1024, .max = 1024 * 1024,
      .help = "largest request head a client may send (431 past it): bounds memory per client"},
@@ -448,16 +497,95 @@ static int set_schemes(struct tg_config *c, const char *v, char *why, size_t why
     return 0;
 }
 
-/* The rule's syntax is the auth module's business; here it is only stored. */
-static int add_rule(struct tg_config *c, const char *v, char *why, size_t whylen)
+static int check_cidr(const char *v, char *why, size_t whylen)
 {
-    if (c->nauth_rules == TG_CONFIG_MAX_RULES) {
-        snprintf(why, whylen, "at most %d rules", TG_CONFIG_MAX_RULES);
+    struct tg_cidr p;
+    if (tg_cidr_parse(v, &p) == 0)
+        return 0;
+    snprintf(why, whylen, "expected an address prefix like 10.0.0.0/8 or fd00::/8, got '%.80s'", v);
+    return -1;
+}
+
+/* The acl module owns the syntax; a scratch acl checks it so errors get a file and line. */
+static int check_access_rule(const char *v, char *why, size_t whylen)
+{
+    struct tg_acl *acl = tg_acl_new();
+    if (!acl) {
+        snprintf(why, whylen, "out of memory");
         return -1;
     }
-    if (replace_string(&c->auth_rules[c->nauth_rules], v, why, whylen) < 0)
+    int rc = tg_acl_add_rule(acl, v, why, whylen);
+    tg_acl_free(acl);
+    return rc;
+}
+
+/* Appends to a list directive after the directive's own check. */
+static int add_list(struct tg_config *c, const struct directive *d, const char *v, char *why,
+                    size_t whylen)
+{
+    struct tg_config_list *l = field(c, d);
+    if (l->n == TG_CONFIG_MAX_RULES) {
+        snprintf(why, whylen, "at most %d values", TG_CONFIG_MAX_RULES);
         return -1;
-    c->nauth_rules++;
+    }
+    if (d->validate && d->validate(v, why, whylen) < 0)
+        return -1;
+    if (replace_string(&l->item[l->n], v, why, whylen) < 0)
+        return -1;
+    l->n++;
+    return 0;
+}
+
+/* "N/SECONDS": N failures allowed per window. */
+static int set_rate(struct tg_config *c, const char *v, char *why, size_t whylen)
+{
+    char *end;
+    unsigned long long ms;
+    unsigned long n = strtoul(v, &end, 10);
+    if (end == v || *end != '/' || n < 1 || n > 100 || !parse_seconds(end + 1, &ms) ||
+        ms < 1000 || ms > SECONDS_MAX_MS) {
+        snprintf(why, whylen, "expected N/SECONDS like 5/60 (N 1..100, 1..86400 s), got '%.80s'",
+                 v);
+        return -1;
+    }
+    c->rate_max_failures = (unsigned)n;
+    c->rate_window_ms = ms;
+    return 0;
+}
+
+/* "SECONDS[:MAX]": the first penalty and the cap of its doubling. */
+static int set_penalty(struct tg_config *c, const char *v, char *why, size_t whylen)
+{
+    char first[32];
+    const char *colon = strchr(v, ':');
+    size_t len = colon ? (size_t)(colon - v) : strlen(v);
+    unsigned long long ms, max;
+    bool ok = len < sizeof first;
+    if (ok) {
+        memcpy(first, v, len);
+        first[len] = '\0';
+        ok = parse_seconds(first, &ms) && ms >= 1000 && ms <= SECONDS_MAX_MS;
+    }
+    max = ok ? ms : 0;
+    if (ok && colon)
+        ok = parse_seconds(colon + 1, &max) && max >= ms && max <= SECONDS_MAX_MS;
+    if (!ok) {
+        snprintf(why, whylen, "expected SECONDS[:MAX] like 60:3600 (1..86400 s, MAX >= SECONDS), "
+                              "got '%.80s'", v);
+        return -1;
+    }
+    c->rate_penalty_ms = ms;
+    c->rate_penalty_max_ms = max;
+    return 0;
+}
+
+static int set_access_default(struct tg_config *c, const char *v, char *why, size_t whylen)
+{
+    if (strcmp(v, "allow") != 0 && strcmp(v, "deny") != 0) {
+        snprintf(why, whylen, "expected allow or deny, got '%.80s'", v);
+        return -1;
+    }
+    c->access_default_deny = strcmp(v, "deny") == 0;
     return 0;
 }
 
@@ -601,8 +729,14 @@ static int set(struct tg_config *c, const struct directive *d, const char *v,
         return set_listen(c, v, src, why, whylen);
     case KIND_SCHEMES:
         return set_schemes(c, v, why, whylen);
-    case KIND_RULE:
-        return add_rule(c, v, why, whylen);
+    case KIND_LIST:
+        return add_list(c, d, v, why, whylen);
+    case KIND_RATE:
+        return set_rate(c, v, why, whylen);
+    case KIND_PENALTY:
+        return set_penalty(c, v, why, whylen);
+    case KIND_ACCESS_DEFAULT:
+        return set_access_default(c, v, why, whylen);
     case KIND_PORTS:
         return set_ports(c, v, why, whylen);
     case KIND_INT:
@@ -889,8 +1023,17 @@ static void print_value_doc(FILE *out, const struct directive *d)
         fprintf(out, "`auto`, or a comma list of: %s", known);
         break;
     }
-    case KIND_RULE:
-        fprintf(out, "`user-agent=GLOB` and/or `client=CIDR`, then a scheme list");
+    case KIND_LIST:
+        fprintf(out, "%s", d->valuedoc ? d->valuedoc : "text");
+        break;
+    case KIND_RATE:
+        fprintf(out, "`N/SECONDS`, N 1..100, SECONDS 1..86400");
+        break;
+    case KIND_PENALTY:
+        fprintf(out, "`SECONDS` or `SECONDS:MAX`, 1..86400, MAX >= SECONDS");
+        break;
+    case KIND_ACCESS_DEFAULT:
+        fprintf(out, "`allow` or `deny`");
         break;
     case KIND_PORTS:
         fprintf(out, "comma list of `PORT` or `LO-HI` (1..65535), or `none`");
@@ -1002,7 +1145,8 @@ void tg_config_fini(struct tg_config *c)
     if (!c)
         return;
     char **owned[] = {&c->config_file, &c->htpasswd, &c->users,    &c->htdigest,
-                      &c->realm,       &c->access_log, &c->auth_log, &c->nonce_secret_file};
+                      &c->realm,       &c->access_log, &c->auth_log, &c->nonce_secret_file,
+                      &c->groups};
     for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++) {
         free(*owned[i]);
         *owned[i] = NULL;
@@ -1012,9 +1156,13 @@ void tg_config_fini(struct tg_config *c)
         c->auth[i] = NULL;
     }
     c->nauth = 0;
-    for (size_t i = 0; i < c->nauth_rules; i++) {
-        free(c->auth_rules[i]);
-        c->auth_rules[i] = NULL;
+    struct tg_config_list *lists[] = {&c->auth_rules, &c->access_rules, &c->allow_destination,
+                                      &c->rate_exempt};
+    for (size_t k = 0; k < sizeof lists / sizeof lists[0]; k++) {
+        for (size_t i = 0; i < lists[k]->n; i++) {
+            free(lists[k]->item[i]);
+            lists[k]->item[i] = NULL;
+        }
+        lists[k]->n = 0;
     }
-    c->nauth_rules = 0;
 }

@@ -42,6 +42,12 @@ struct tg_listen_addr {
     char text[64]; /* as written, e.g. "[::1]:3128" */
 };
 
+/* A repeatable free-text directive's values, in order. */
+struct tg_config_list {
+    char *item[TG_CONFIG_MAX_RULES]; /* owned */
+    size_t n;
+};
+
 struct tg_port_range {
     uint16_t lo, hi; /* inclusive */
 };
@@ -57,12 +63,26 @@ struct tg_config {
     char *realm;      /* owned */
     char *auth[TG_CONFIG_MAX_SCHEMES]; /* owned; ordered scheme names; none: "auto" */
     size_t nauth;
-    char *auth_rules[TG_CONFIG_MAX_RULES]; /* owned; "COND... SCHEMES", first match wins */
-    size_t nauth_rules;
+    struct tg_config_list auth_rules; /* "COND... SCHEMES", first match wins */
     bool no_default_auth_rules;
     char *nonce_secret_file; /* owned; NULL: a random secret per start */
     uint64_t nonce_ttl_ms;
     size_t auth_int_max; /* request body held to check a Digest auth-int answer */
+
+    /* Access rules and the SSRF guard (policy/acl.h). */
+    struct tg_config_list access_rules; /* "allow|deny COND...", first match wins */
+    bool access_default_deny;
+    char *groups; /* owned; htgroup file; NULL if none */
+    struct tg_config_list allow_destination; /* CIDRs the SSRF guard lets through */
+
+    /* Failed-login limiting (policy/ratelimit.h). */
+    unsigned rate_max_failures; /* more than this many failures in the window: penalty */
+    uint64_t rate_window_ms;
+    uint64_t rate_penalty_ms, rate_penalty_max_ms;
+    int rate_ipv6_prefix;
+    struct tg_config_list rate_exempt; /* CIDRs never limited */
+    int max_connections_per_address; /* 0: no per-address limit */
+    size_t preauth_max_header_size;  /* head limit until a connection has authenticated */
     char *access_log; /* owned; "-" is stderr; NULL disables */
     char *auth_log;   /* owned; "-" is stderr; NULL disables */
     int threads;      /* event-loop threads; default: online CPUs */

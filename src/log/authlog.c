@@ -8,20 +8,51 @@
 
 #define USER_MAX 128
 
+/* Length of the well-formed UTF-8 sequence at s (RFC 3629), or 0. */
+static size_t utf8_len(const unsigned char *s)
+{
+    size_t n = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
+    if (s[0] >= 0xf5)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    }
+    /* Overlong forms, surrogates and code points past U+10FFFF. */
+    if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0) ||
+        (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))
+        return 0;
+    return n;
+}
+
+/*
+ * A JSON string (RFC 8259): valid UTF-8 passes through so names read as
+ * written; control bytes, quotes and backslashes are escaped; a byte that
+ * is not part of valid UTF-8 becomes U+FFFD, so the line stays valid JSON.
+ */
 static size_t put_json_string(char *out, size_t room, const char *s)
 {
     size_t n = 0;
     out[n++] = '"';
-    for (size_t i = 0; s && s[i] && i < USER_MAX && n + 8 < room; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') {
+    for (size_t i = 0; s && s[i] && i < USER_MAX && n + 8 < room;) {
+        const unsigned char *c = (const unsigned char *)s + i;
+        size_t ulen = c[0] >= 0x80 ? utf8_len(c) : 0;
+        if (c[0] == '"' || c[0] == '\\') {
             out[n++] = '\\';
-            out[n++] = (char)c;
-        } else if (c < 0x20 || c >= 0x7f) {
-            n += (size_t)snprintf(out + n, room - n, "\\u%04x", c);
+            out[n++] = (char)c[0];
+        } else if (c[0] < 0x20 || c[0] == 0x7f) {
+            n += (size_t)snprintf(out + n, room - n, "\\u%04x", c[0]);
+        } else if (c[0] >= 0x80 && ulen == 0) {
+            n += (size_t)snprintf(out + n, room - n, "\\ufffd");
+        } else if (ulen) {
+            memcpy(out + n, c, ulen);
+            n += ulen;
+            i += ulen;
+            continue;
         } else {
-            out[n++] = (char)c;
+            out[n++] = (char)c[0];
         }
+        i++;
     }
     out[n++] = '"';
     return n;
@@ -41,6 +72,6 @@ void tg_authlog_write(const struct tg_logfile *lf, const struct tg_auth_entry *e
         n += (size_t)snprintf(line + n, sizeof line - n, "null");
     n += (size_t)snprintf(line + n, sizeof line - n,
                           ",\"scheme\":\"%s\",\"result\":\"%s\",\"reason\":\"%s\"}\n", e->scheme,
-                          e->ok ? "ok" : "fail", e->reason);
+                          e->result, e->reason);
     tg_logfile_write(lf, line, n < sizeof line ? n : sizeof line - 1);
 }

@@ -25,6 +25,8 @@
 #include "http/target.h"
 #include "log/accesslog.h"
 #include "log/authlog.h"
+#include "policy/connlimit.h"
+#include "policy/ratelimit.h"
 #include "proxy/bodyhash.h"
 #include "proxy/errpage.h"
 #include "proxy/server.h"
@@ -147,6 +149,7 @@ void tg_conn_close(struct tg_conn *c)
     if (c->next)
         c->next->prev = c->prev;
     w->nconns--;
+    tg_connlimit_release(w->srv->connlimit, &c->peer_sa.sa);
     atomic_fetch_sub(&w->srv->nconns, 1);
     c->free_msg.cb = on_free;
     tg_loop_defer(w->loop, &c->free_msg);
@@ -389,10 +392,27 @@ static void write_auth_log(struct tg_conn *c, struct tg_auth_attempt *at)
         .client = c->peer,
         .user = at->user[0] ? at->user : NULL,
         .scheme = at->scheme ? at->scheme->name : "-",
-        .ok = at->result == TG_AUTH_OK,
+        .result = at->result == TG_AUTH_OK ? "ok" : "fail",
         .reason = at->reason,
     };
     tg_authlog_write(&c->w->srv->auth_log, &e);
+}
+
+/* 429 for an address in a penalty: logged like an authentication attempt. */
+static void respond_429(struct tg_conn *c, uint64_t left_ms, const char *user)
+{
+    char extra[64];
+    struct tg_auth_entry e = {
+        .client = c->peer,
+        .user = user && user[0] ? user : NULL,
+        .scheme = "-",
+        .result = "rate_limited",
+        .reason = "too_many_failures",
+    };
+    tg_authlog_write(&c->w->srv->auth_log, &e);
+    snprintf(extra, sizeof extra, "Retry-After: %llu\r\n",
+             (unsigned long long)((left_ms + 999) / 1000));
+    tg_conn_respond(c, 429, "rate_limited", extra, tg_errpage_body(429));
 }
 
 static void respond_407(struct tg_conn *c, const struct tg_auth_attempt *at, bool failed)
@@ -412,12 +432,32 @@ static void respond_407(struct tg_conn *c, const struct tg_auth_attempt *at, boo
 
 static void after_auth(struct tg_conn *c)
 {
-    struct tg_req *r = c->req;
-    if (r->is_connect && !tg_config_connect_port_ok(cfg_of(c), r->port)) {
-        tg_conn_respond(c, 403, "connect_port_denied", NULL, tg_errpage_body(403));
+    /* Access rules (connect-ports among them) are judged per resolved address in forward.c. */
+    tg_forward_start(c);
+}
+
+/*
+ * Wrong credentials count against the address (a stale nonce is not a
+ * failure: the password was right). Past the limit the answer is 429; for
+ * a user under attack from many addresses the 407 waits a little.
+ */
+static void refuse_failed(struct tg_conn *c, struct tg_auth_attempt *at)
+{
+    uint64_t delay = 0, penalty = 0;
+    if (c->w->srv->rl && !at->stale)
+        penalty = tg_ratelimit_fail(c->w->srv->rl, &c->peer_sa.sa, at->user[0] ? at->user : NULL,
+                                    tg_clock_mono_ms(), &delay);
+    if (penalty) {
+        respond_429(c, penalty, at->user);
         return;
     }
-    tg_forward_start(c);
+    if (delay) {
+        c->state = TG_CONN_DELAY; /* on_timer sends the 407 */
+        tg_conn_set_timer(c, delay);
+        tg_conn_update(c);
+        return;
+    }
+    respond_407(c, at, true);
 }
 
 static void handle_auth_result(struct tg_conn *c, struct tg_auth_attempt *at)
@@ -442,7 +482,7 @@ static void handle_auth_result(struct tg_conn *c, struct tg_auth_attempt *at)
         break;
     case TG_AUTH_FAIL:
         snprintf(c->req->user, sizeof c->req->user, "%s", at->user);
-        respond_407(c, at, true);
+        refuse_failed(c, at);
         break;
     default:
         tg_conn_respond(c, 503, "auth_busy", "Retry-After: 1\r\n", tg_errpage_body(503));
@@ -699,7 +739,12 @@ static void handle_head(struct tg_conn *c, const struct tg_reqhead *h, size_t he
         return;
     }
     tg_loop_timer_clear(c->w->loop, &c->timer);
-    if (c->w->srv->auth)
+    uint64_t left = c->w->srv->rl ? tg_ratelimit_blocked(c->w->srv->rl, &c->peer_sa.sa,
+                                                         tg_clock_mono_ms())
+                                  : 0;
+    if (left)
+        respond_429(c, left, NULL);
+    else if (c->w->srv->auth)
         start_auth(c, value);
     else
         after_auth(c);
@@ -836,6 +881,9 @@ static void on_timer(struct tg_timer *t)
         break;
     case TG_CONN_TUNNEL:
         tg_tunnel_on_timeout(c);
+        break;
+    case TG_CONN_DELAY:
+        respond_407(c, c->at, true);
         break;
     default:
         if (c->req && !c->req->reason)

@@ -39,6 +39,7 @@ enum tg_conn_state {
     TG_CONN_RESPOND = 6, /* a proxy-generated response is being written */
     TG_CONN_LINGER = 7,  /* response sent, write side shut, draining input before close */
     TG_CONN_BODYWAIT = 8, /* Digest auth-int: holding the whole body before verifying */
+    TG_CONN_DELAY = 9,    /* a failure answer held back (user under attack) */
 };
 
 /* How a body is framed on one side of the proxy. */

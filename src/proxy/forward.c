@@ -18,6 +18,7 @@
 
 #include "http/hopbyhop.h"
 #include "http/resphead.h"
+#include "policy/acl.h"
 #include "proxy/conn.h"
 #include "proxy/errpage.h"
 #include "proxy/server.h"
@@ -94,15 +95,57 @@ static void on_resolved(void *arg, const struct tg_dns_result *res)
     start_connect(c, false);
 }
 
-/* Opens a connection to the next resolved address; 502 when none is left. */
+/*
+ * Access rules and the SSRF guard judge each address actually about to be
+ * connected, so a name resolving to a guarded address is caught. Returns
+ * NULL when allowed, else the log reason.
+ */
+static const char *denied(struct tg_conn *c, const struct sockaddr *sa)
+{
+    struct tg_req *r = c->req;
+    static _Thread_local char reason[48];
+    struct tg_acl_request rq = {
+        .user = r->user[0] ? r->user : NULL,
+        .host = r->host,
+        .port = r->port,
+        .is_connect = r->is_connect,
+        .client = &c->peer_sa.sa,
+        .dest = sa,
+    };
+    size_t rule = 0;
+    switch (tg_acl_check(c->w->srv->acl, &rq, &rule)) {
+    case TG_ACL_ALLOW:
+        return NULL;
+    case TG_ACL_DENY_SSRF:
+        return "ssrf_guard";
+    case TG_ACL_DENY_RULE:
+        break;
+    }
+    if (rule == 0)
+        return "access_default_deny";
+    if (rule > cfg_of(c)->access_rules.n) /* the rules main adds for --connect-ports */
+        return "connect_port_denied";
+    snprintf(reason, sizeof reason, "access_rule_%zu", rule);
+    return reason;
+}
+
+/* Opens a connection to the next allowed resolved address; 403 or 502 when none is left. */
 static void connect_next(struct tg_conn *c)
 {
     struct tg_req *r = c->req;
     char key[300];
     int err = -ECONNREFUSED;
+    const char *refusal = NULL;
+    bool tried = false;
     key_of(r, key, sizeof key);
     while (r->addrs && r->addr_next < r->addrs->naddrs) {
         const struct sockaddr *sa = (const struct sockaddr *)&r->addrs->addrs[r->addr_next++];
+        const char *why = denied(c, sa);
+        if (why) {
+            refusal = why;
+            continue;
+        }
+        tried = true;
         c->up = tg_upstream_connect(c->w, c, key, sa, &err);
         if (c->up) {
             c->state = TG_CONN_CONNECT;
@@ -110,7 +153,10 @@ static void connect_next(struct tg_conn *c)
             return;
         }
     }
-    fail(c, 502, err == -ENETUNREACH ? "upstream_unreachable" : "upstream_refused");
+    if (refusal && !tried)
+        fail(c, 403, refusal);
+    else
+        fail(c, 502, err == -ENETUNREACH ? "upstream_unreachable" : "upstream_refused");
 }
 
 static void send_request(struct tg_conn *c);
@@ -121,6 +167,12 @@ static void start_connect(struct tg_conn *c, bool allow_pool)
     char key[300];
     key_of(r, key, sizeof key);
     if (allow_pool && !r->is_connect && (c->up = tg_upstream_take(c->w, key)) != NULL) {
+        /* Pooled for someone else: this user must be allowed to that address too. */
+        const char *why = denied(c, (const struct sockaddr *)&c->up->sa);
+        if (why) {
+            fail(c, 403, why);
+            return;
+        }
         c->up->owner = c;
         send_request(c);
         return;
@@ -243,6 +295,22 @@ static bool pump_request_body(struct tg_conn *c)
     return true;
 }
 
+/*
+ * Pumps and flushes until the origin stops taking bytes or the client
+ * buffer is empty. A held body (auth-int) can be larger than the origin
+ * buffer, and no client event will come for bytes already read.
+ */
+static bool relay_request_body(struct tg_conn *c)
+{
+    for (;;) {
+        size_t before = tg_buf_len(&c->in);
+        if (!pump_request_body(c) || !c->up || !flush_up(c))
+            return false;
+        if (tg_buf_len(&c->in) == before || tg_buf_len(&c->up->out) > 0)
+            return true;
+    }
+}
+
 static void send_request(struct tg_conn *c)
 {
     struct tg_req *r = c->req;
@@ -255,7 +323,7 @@ static void send_request(struct tg_conn *c)
         return;
     }
     tg_conn_set_timer(c, cfg_of(c)->response_timeout_ms);
-    if (pump_request_body(c) && flush_up(c)) {
+    if (relay_request_body(c)) {
         update_up(c);
         tg_conn_update(c);
     }
@@ -265,7 +333,7 @@ void tg_forward_on_client(struct tg_conn *c)
 {
     if (!c->up || !c->up->connected)
         return;
-    if (pump_request_body(c) && flush_up(c)) {
+    if (relay_request_body(c)) {
         update_up(c);
         tg_conn_update(c);
     }
@@ -526,9 +594,7 @@ void tg_forward_on_upstream(struct tg_conn *c, uint32_t events)
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
         read_upstream(c);
     /* The client side may have been waiting for room in the origin buffer. */
-    if (!pump_request_body(c) || !c->up)
-        return;
-    if (!flush_up(c))
+    if (!relay_request_body(c))
         return;
     process_response(c);
     if (!c->closed)

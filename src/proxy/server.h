@@ -14,9 +14,16 @@
 #include "http/reqhead.h"
 #include "log/logfile.h"
 
+struct tg_acl;
+struct tg_connlimit;
+struct tg_ratelimit;
+
 struct tg_server {
     const struct tg_config *cfg; /* borrowed */
     struct tg_auth *auth;        /* owned by main; NULL with --no-auth */
+    struct tg_acl *acl;          /* owned by main: access rules and the SSRF guard */
+    struct tg_ratelimit *rl;     /* owned by main; NULL with --no-auth */
+    struct tg_connlimit *connlimit; /* owned by main */
     struct tg_logfile access_log;
     struct tg_logfile auth_log;
     struct tg_reqhead_limits limits;

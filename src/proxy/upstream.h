@@ -27,6 +27,7 @@ struct tg_upstream {
     struct tg_upstream *prev, *next; /* idle list */
     char key[264];          /* "host:port" as requested */
     char addr[TG_SOCK_ADDRSTRLEN];
+    struct sockaddr_storage sa; /* the address connected to: access rules judge reuse by it */
     bool connected;
     bool reused; /* came from the pool for this request */
     bool eof;

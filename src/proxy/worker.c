@@ -20,6 +20,7 @@
 #include "log/accesslog.h"
 #include "proxy/conn.h"
 #include "proxy/server.h"
+#include "policy/connlimit.h"
 #include "proxy/upstream.h"
 
 static const char busy_response[] = "HTTP/1.1 503 Service Unavailable\r\n"
@@ -27,8 +28,8 @@ static const char busy_response[] = "HTTP/1.1 503 Service Unavailable\r\n"
                                     "Content-Length: 44\r\nConnection: close\r\n\r\n"
                                     "Tollgate has too many connections. Retry.\r\n\r\n";
 
-/* Over the limit: a best-effort 503 and a log line, without allocating a connection. */
-static void shed(struct tg_worker *w, int fd, const struct sockaddr *peer)
+/* Over a limit: a best-effort 503 and a log line, without allocating a connection. */
+static void shed(struct tg_worker *w, int fd, const struct sockaddr *peer, const char *reason)
 {
     char addr[TG_SOCK_ADDRSTRLEN];
     ssize_t n = send(fd, busy_response, sizeof busy_response - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -40,7 +41,7 @@ static void shed(struct tg_worker *w, int fd, const struct sockaddr *peer)
                                 .target = tg_str_c("-"),
                                 .status = 503,
                                 .bytes_out = sizeof busy_response - 1,
-                                .reason = "max_connections"};
+                                .reason = reason};
     tg_accesslog_write(&w->srv->access_log, &e);
 }
 
@@ -55,13 +56,20 @@ static void on_accept(struct tg_io *io, uint32_t events)
         int fd = tg_sock_accept(io->fd, &peer, &len);
         if (fd < 0)
             return; /* EAGAIN, or EMFILE: the listener stays level-triggered */
+        const struct sockaddr *sa = (const struct sockaddr *)&peer;
         if (atomic_fetch_add(&w->srv->nconns, 1) >= w->srv->cfg->max_connections) {
             atomic_fetch_sub(&w->srv->nconns, 1);
-            shed(w, fd, (struct sockaddr *)&peer);
+            shed(w, fd, sa, "max_connections");
             continue;
         }
-        if (!tg_conn_new(w, fd, (struct sockaddr *)&peer)) {
+        if (!tg_connlimit_acquire(w->srv->connlimit, sa)) {
+            atomic_fetch_sub(&w->srv->nconns, 1);
+            shed(w, fd, sa, "max_connections_per_address");
+            continue;
+        }
+        if (!tg_conn_new(w, fd, sa)) {
             close(fd);
+            tg_connlimit_release(w->srv->connlimit, sa);
             atomic_fetch_sub(&w->srv->nconns, 1);
         }
     }

@@ -69,7 +69,8 @@ def proxy(tmp_path, users, tcp_echo):
     started = []
 
     def start(*extra, htpasswd=users.path, listen=("127.0.0.1",), connect_ports=None,
-              access_log=True, auth_log=True, threads=2, base=True, addrs=None, wait=True):
+              access_log=True, auth_log=True, threads=2, base=True, addrs=None, wait=True,
+              loopback_origin=True, rate_exempt=True):
         n = len(started)
         access = str(tmp_path / f"access{n}.log") if access_log is True else access_log
         authl = str(tmp_path / f"auth{n}.log") if auth_log is True else auth_log
@@ -88,6 +89,13 @@ def proxy(tmp_path, users, tcp_echo):
                 argv += ["--threads", str(threads)]
             if connect_ports:
                 argv += ["--connect-ports", str(connect_ports)]
+            if rate_exempt:
+                # Many tests fail logins on purpose; the rate-limit tests turn this off.
+                argv += ["--rate-exempt", "127.0.0.0/8", "--rate-exempt", "::1/128"]
+            if loopback_origin:
+                # The origins of this suite live on loopback, which the SSRF guard refuses
+                # unless told otherwise: these tests say so.
+                argv += ["--allow-destination", "127.0.0.0/8", "--allow-destination", "::1/128"]
             if htpasswd is not None and "--no-auth" not in extra:
                 argv += ["--htpasswd", htpasswd]
         argv += [str(a) for a in extra]
@@ -143,3 +151,64 @@ def _binary_present():
 for _var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "no_proxy", "NO_PROXY",
              "all_proxy", "ALL_PROXY"):
     os.environ.pop(_var, None)
+
+
+# ---- Digest (tests/integration/test_digest*.py) ----
+
+from helpers import clean_env  # noqa: E402
+
+
+class TollgateUsers:
+    """A Tollgate users file (Basic + every Digest algorithm) maintained with the real
+    `tollgate passwd` subcommand, the password given on stdin."""
+
+    def __init__(self, path):
+        self.path = str(path)
+        self.passwords = {}
+
+    def run(self, *args, input=b""):
+        return subprocess.run([BIN, "passwd", self.path, *args], input=input,
+                              capture_output=True, timeout=60, env=clean_env())
+
+    def add(self, user, password, realm=None):
+        extra = ["--realm", realm] if realm is not None else []
+        r = self.run(user, *extra, input=(password + "\n").encode("utf-8"))
+        assert r.returncode == 0, f"tollgate passwd {user} failed: {r.returncode} {r.stderr!r}"
+        self.passwords[user] = password
+        return r
+
+    def delete(self, user, realm=None):
+        extra = ["--realm", realm] if realm is not None else []
+        r = self.run(user, "--delete", *extra)
+        assert r.returncode == 0, f"tollgate passwd --delete {user} failed: {r.stderr!r}"
+        self.passwords.pop(user, None)
+        return r
+
+
+@pytest.fixture
+def tg_users(tmp_path):
+    """A Tollgate users file holding alice and bob (same passwords as the htpasswd users)."""
+    u = TollgateUsers(tmp_path / "tollgate.users")
+    u.add(*ALICE)
+    u.add(*BOB)
+    return u
+
+
+# The Digest tests make many deliberate failures from loopback; the login rate limit
+# (--rate-limit, 429) is not what they test, so their proxies exempt loopback.
+RATE_EXEMPT_LOOPBACK = ("--rate-exempt", "127.0.0.0/8", "--rate-exempt", "::1/128")
+
+
+@pytest.fixture
+def digest_proxy(proxy, tg_users):
+    """Factory like `proxy`, but with --users <tg_users>, no --htpasswd by default, and
+    loopback exempt from the login rate limit (rate_exempt=False to keep it)."""
+
+    def start(*extra, users_file=True, rate_exempt=True, **kw):
+        kw.setdefault("htpasswd", None)
+        args = ["--users", tg_users.path] if users_file else []
+        if rate_exempt:
+            args += RATE_EXEMPT_LOOPBACK
+        return proxy(*args, *extra, **kw)
+
+    return start

@@ -184,15 +184,41 @@ static void assert_listen_v6(const struct tg_listen_addr *l, const char *text, c
 
 static void test_directive_table_lists_every_directive_in_help_order(void **state)
 {
-    static const char *const names[] = {
-        "config", "listen", "htpasswd", "users", "htdigest", "realm", "auth", "auth-rule",
-        "no-default-auth-rules", "nonce-ttl", "nonce-secret-file", "auth-int-max",
-        "access-log", "auth-log", "threads", "hash-threads", "connect-ports", "no-auth",
-        "max-header-size", "max-headers", "max-request-line", "preauth-body-max",
-        "max-connections", "header-timeout", "idle-timeout", "connect-timeout",
-        "response-timeout", "tunnel-idle-timeout", "shutdown-grace", "cred-cache-ttl",
-        "cred-cache-size", "upstream-pool-size", "upstream-idle-timeout", "help", "version",
-    };
+    static const char *const names[] = {"config",
+                                        "listen",
+                                        "htpasswd",
+                                        "users",
+                                        "htdigest",
+                                        "realm",
+                                        "auth",
+                                        "auth-rule",
+                                        "no-default-auth-rules",
+                                        "nonce-ttl",
+                                        "nonce-secret-file",
+                                        "auth-int-max",
+                                        "access-log",
+                                        "auth-log",
+                                        "threads",
+                                        "hash-threads",
+                                        "connect-ports",
+                                        "no-auth",
+                                        "max-header-size",
+                                        "max-headers",
+                                        "max-request-line",
+                                        "preauth-body-max",
+                                        "max-connections",
+                                        "header-timeout",
+                                        "idle-timeout",
+                                        "connect-timeout",
+                                        "response-timeout",
+                                        "tunnel-idle-timeout",
+                                        "shutdown-grace",
+                                        "cred-cache-ttl",
+                                        "cred-cache-size",
+                                        "upstream-pool-size",
+                                        "upstream-idle-timeout",
+                                        "help",
+                                        "version"};
     size_t n = sizeof names / sizeof names[0];
     assert_int_equal(tg_config_directive_count(), n);
     for (size_t i = 0; i < n; i++)
@@ -213,7 +239,7 @@ static void test_defaults_fill_every_field(void **state)
     assert_null(c->htdigest);
     assert_string_equal(c->realm, "tollgate");
     assert_int_equal(c->nauth, 0); /* "auto" */
-    assert_int_equal(c->nauth_rules, 0);
+    assert_int_equal(c->auth_rules.n, 0);
     assert_false(c->no_default_auth_rules);
     assert_null(c->nonce_secret_file);
     assert_int_equal(c->nonce_ttl_ms, 300000);
@@ -291,8 +317,8 @@ static void test_later_flag_replaces_earlier_value(void **state)
 {
     struct tg_config *c = *state;
     char err[256];
-    assert_int_equal(parse(c, err, sizeof err, "--realm", "one", "--realm=two", "--htpasswd",
-                           "/a", "--htpasswd", "/b", NULL),
+    assert_int_equal(parse(c, err, sizeof err, "--realm", "one", "--realm=two", "--htpasswd", "/a",
+                           "--htpasswd", "/b", NULL),
                      0);
     assert_string_equal(c->realm, "two");
     assert_string_equal(c->htpasswd, "/b");
@@ -381,11 +407,10 @@ static void test_listen_refuses_more_than_the_maximum(void **state)
 static void test_listen_refuses_malformed_addresses(void **state)
 {
     static const char *const bad[] = {
-        "127.0.0.1",       "127.0.0.1:",      ":3128",           "localhost:3128",
-        "127.0.0.1:65536", "127.0.0.1:-1",    "127.0.0.1:+80",   "127.0.0.1: 80",
-        "127.0.0.1:0x50",  "256.0.0.1:80",    "::1:3128",        "[::1]",
-        "[::1:3128",       "::1]:3128",       "[::1]x:3128",     "[]:3128",
-        "[127.0.0.1]:80",  "[fe80::1%lo]:80", "[::g]:80",        "1.2.3:80",
+        "127.0.0.1",    "127.0.0.1:",     ":3128",           "localhost:3128", "127.0.0.1:65536",
+        "127.0.0.1:-1", "127.0.0.1:+80",  "127.0.0.1: 80",   "127.0.0.1:0x50", "256.0.0.1:80",
+        "::1:3128",     "[::1]",          "[::1:3128",       "::1]:3128",      "[::1]x:3128",
+        "[]:3128",      "[127.0.0.1]:80", "[fe80::1%lo]:80", "[::g]:80",       "1.2.3:80",
     };
     char expected[256];
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -493,8 +518,8 @@ static void test_flags_override_file_values_wherever_config_appears(void **state
     write_conf(path, "realm from-file\nmax-headers 50\nlisten 0.0.0.0:1\nlisten 0.0.0.0:2\n"
                      "access-log /var/log/tollgate.log\n");
     /* --realm comes before --config on the line yet still wins. */
-    assert_int_equal(parse(c, err, sizeof err, "--realm", "from-flag", "--config", path,
-                           "--listen", "[::1]:3", NULL),
+    assert_int_equal(parse(c, err, sizeof err, "--realm", "from-flag", "--config", path, "--listen",
+                           "[::1]:3", NULL),
                      0);
     assert_string_equal(c->config_file, path);
     assert_string_equal(c->realm, "from-flag");
@@ -567,8 +592,9 @@ static void test_config_given_twice_or_unreadable_is_refused(void **state)
 
 static void test_bad_integers_are_refused(void **state)
 {
-    static const char *const bad[] = {"0", "129", "-1", "+5", " 5", "5 ", "0x10", "12a", "1e2",
-                                      "99999999999999999999999", "auto", "1.0"};
+    static const char *const bad[] = {"0",    "129",  "-1",  "+5",  " 5",
+                                      "5 ",   "0x10", "12a", "1e2", "99999999999999999999999",
+                                      "auto", "1.0"};
     char expected[256];
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         snprintf(expected, sizeof expected, "--max-headers: expected an integer 1..128, got '%s'",
@@ -578,8 +604,8 @@ static void test_bad_integers_are_refused(void **state)
     args_fail("--threads: expected an integer 1..256, got '257'", "--threads", "257", NULL);
     args_fail("--threads: expected an integer 1..256, got 'AUTO'", "--threads", "AUTO", NULL);
     args_fail("--hash-threads: expected an integer 1..64, got '65'", "--hash-threads=65", NULL);
-    args_fail("--max-connections: expected an integer 1..1000000, got 'auto'",
-              "--max-connections", "auto", NULL);
+    args_fail("--max-connections: expected an integer 1..1000000, got 'auto'", "--max-connections",
+              "auto", NULL);
     args_fail("--upstream-pool-size: expected an integer 0..10000, got '10001'",
               "--upstream-pool-size", "10001", NULL);
 }
@@ -620,8 +646,8 @@ static void test_sizes_take_k_and_m_suffixes(void **state)
 
 static void test_bad_sizes_are_refused(void **state)
 {
-    static const char *const bad[] = {"16g", "16kb", "k", "m", "1023", "1025k", "2m", "-1k",
-                                      "1.5k", "16 k", "0x400", "18014398509481984k"};
+    static const char *const bad[] = {"16g", "16kb", "k",    "m",    "1023",  "1025k",
+                                      "2m",  "-1k",  "1.5k", "16 k", "0x400", "18014398509481984k"};
     char expected[256];
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         snprintf(expected, sizeof expected,
@@ -640,8 +666,8 @@ static void test_durations_take_up_to_three_decimals(void **state)
 {
     struct tg_config *c = *state;
     char err[256];
-    assert_int_equal(parse(c, err, sizeof err, "--header-timeout", "0.5", "--idle-timeout",
-                           "86400", "--connect-timeout", "1.05", "--response-timeout", "007",
+    assert_int_equal(parse(c, err, sizeof err, "--header-timeout", "0.5", "--idle-timeout", "86400",
+                           "--connect-timeout", "1.05", "--response-timeout", "007",
                            "--cred-cache-ttl", "0", "--nonce-ttl", "0.001", NULL),
                      0);
     assert_int_equal(c->header_timeout_ms, 500);
@@ -654,9 +680,9 @@ static void test_durations_take_up_to_three_decimals(void **state)
 
 static void test_bad_durations_are_refused(void **state)
 {
-    static const char *const bad[] = {"0", "0.0", "0.0001", "1.2345", "86400.001", "86401",
-                                      "86400000", "1e3", "inf", "-1", ".5", "5.", "1..5", "1,5",
-                                      "0x10", "10s", " 10", "1.5.0"};
+    static const char *const bad[] = {"0",        "0.0", "0.0001", "1.2345", "86400.001", "86401",
+                                      "86400000", "1e3", "inf",    "-1",     ".5",        "5.",
+                                      "1..5",     "1,5", "0x10",   "10s",    " 10",       "1.5.0"};
     char expected[256];
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         snprintf(expected, sizeof expected,
@@ -673,9 +699,9 @@ static void test_bad_port_lists_are_refused(void **state)
     static const struct {
         const char *value, *item;
     } bad[] = {
-        {"0", "0"},           {"65536", "65536"}, {"443,,80", ""},  {"443,", ""},
-        {",443", ""},         {"90-80", "90-80"}, {"https", "https"}, {"443-", "443-"},
-        {"-443", "-443"},     {"1-2-3", "1-2-3"}, {"0-80", "0-80"}, {"80-65536", "80-65536"},
+        {"0", "0"},           {"65536", "65536"},   {"443,,80", ""},    {"443,", ""},
+        {",443", ""},         {"90-80", "90-80"},   {"https", "https"}, {"443-", "443-"},
+        {"-443", "-443"},     {"1-2-3", "1-2-3"},   {"0-80", "0-80"},   {"80-65536", "80-65536"},
         {"none,443", "none"}, {"443 80", "443 80"}, {" , ", ""},
     };
     char expected[256];
@@ -795,8 +821,8 @@ static void test_file_error_truncates_to_errlen(void **state)
 
 /* ---- --help and --version ---- */
 
-static int parse_capturing(struct tg_config *c, char **outbuf, char *err, size_t errlen,
-                           int argc, char **argv)
+static int parse_capturing(struct tg_config *c, char **outbuf, char *err, size_t errlen, int argc,
+                           char **argv)
 {
     size_t len;
     FILE *out = open_memstream(outbuf, &len);
@@ -907,9 +933,9 @@ static void test_off_disables_logs_and_dash_is_stderr(void **state)
                      0);
     assert_string_equal(c->access_log, "./off");
     assert_string_equal(c->auth_log, "-");
-    assert_int_equal(parse(c, err, sizeof err, "--access-log", "OFF", "--auth-log",
-                           "/var/log/auth.json", NULL),
-                     0);
+    assert_int_equal(
+        parse(c, err, sizeof err, "--access-log", "OFF", "--auth-log", "/var/log/auth.json", NULL),
+        0);
     assert_string_equal(c->access_log, "OFF");
     assert_string_equal(c->auth_log, "/var/log/auth.json");
 }
@@ -936,14 +962,14 @@ static void test_auth_rules_accumulate_and_survive_auth(void **state)
 {
     struct tg_config *c = *state;
     char err[256];
-    assert_int_equal(parse(c, err, sizeof err, "--auth-rule", "user-agent=curl/* basic",
-                           "--auth", "digest", "--auth-rule=client=10.0.0.0/8 digest-md5",
-                           "--auth", "auto", NULL),
+    assert_int_equal(parse(c, err, sizeof err, "--auth-rule", "user-agent=curl/* basic", "--auth",
+                           "digest", "--auth-rule=client=10.0.0.0/8 digest-md5", "--auth", "auto",
+                           NULL),
                      0);
     assert_int_equal(c->nauth, 0);
-    assert_int_equal(c->nauth_rules, 2);
-    assert_string_equal(c->auth_rules[0], "user-agent=curl/* basic");
-    assert_string_equal(c->auth_rules[1], "client=10.0.0.0/8 digest-md5");
+    assert_int_equal(c->auth_rules.n, 2);
+    assert_string_equal(c->auth_rules.item[0], "user-agent=curl/* basic");
+    assert_string_equal(c->auth_rules.item[1], "client=10.0.0.0/8 digest-md5");
 }
 
 static void test_auth_rules_refuse_more_than_the_maximum(void **state)
@@ -952,7 +978,7 @@ static void test_auth_rules_refuse_more_than_the_maximum(void **state)
     char err[256], expected[64];
     for (int i = 0; i < TG_CONFIG_MAX_RULES; i++)
         assert_int_equal(parse(c, err, sizeof err, "--auth-rule", "client=::1/128 basic", NULL), 0);
-    assert_int_equal(c->nauth_rules, TG_CONFIG_MAX_RULES);
+    assert_int_equal(c->auth_rules.n, TG_CONFIG_MAX_RULES);
     assert_int_equal(parse(c, err, sizeof err, "--auth-rule", "client=::1/128 basic", NULL), -1);
     snprintf(expected, sizeof expected, "--auth-rule: at most %d rules", TG_CONFIG_MAX_RULES);
     assert_string_equal(err, expected);
@@ -1061,11 +1087,11 @@ static void test_fini_frees_everything_and_is_repeatable(void **state)
     assert_int_equal(parse(c, err, sizeof err, "--config", path, "--htpasswd", "/a", "--users",
                            "/b", "--htdigest", "/c", "--realm", "r", "--access-log", "/d",
                            "--auth-log", "/e", "--nonce-secret-file", "/f", "--auth",
-                           "basic,digest", "--auth-rule", "user-agent=x* digest",
-                           "--auth-rule", "client=::1/128 basic", NULL),
+                           "basic,digest", "--auth-rule", "user-agent=x* digest", "--auth-rule",
+                           "client=::1/128 basic", NULL),
                      0);
     assert_int_equal(c->nauth, 2);
-    assert_int_equal(c->nauth_rules, 2);
+    assert_int_equal(c->auth_rules.n, 2);
     tg_config_fini(c);
     assert_null(c->config_file);
     assert_null(c->htpasswd);
@@ -1078,9 +1104,9 @@ static void test_fini_frees_everything_and_is_repeatable(void **state)
     assert_int_equal(c->nauth, 0);
     assert_null(c->auth[0]);
     assert_null(c->auth[1]);
-    assert_int_equal(c->nauth_rules, 0);
-    assert_null(c->auth_rules[0]);
-    assert_null(c->auth_rules[1]);
+    assert_int_equal(c->auth_rules.n, 0);
+    assert_null(c->auth_rules.item[0]);
+    assert_null(c->auth_rules.item[1]);
     tg_config_fini(c); /* again: the teardown runs it a third time */
     unlink(path);
 }
@@ -1106,8 +1132,8 @@ static void test_failed_parses_leak_nothing(void **state)
     write_conf(path, "realm a\nhtpasswd /x\naccess-log /y\nauth digest\nrealm b\"\n");
     assert_int_equal(parse(c, err, sizeof err, "--htpasswd", "/z", "--config", path, NULL), -1);
     assert_string_equal(c->htpasswd, "/x");
-    assert_int_equal(parse(c, err, sizeof err, "--realm", "q", "--auth-rule", "r", "--users",
-                           "/u", "--threads", "0", NULL),
+    assert_int_equal(parse(c, err, sizeof err, "--realm", "q", "--auth-rule", "r", "--users", "/u",
+                           "--threads", "0", NULL),
                      -1);
     assert_string_equal(c->realm, "q");
     unlink(path);

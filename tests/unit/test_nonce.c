@@ -16,6 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/sha.h>
 
 #include "auth/nonce.h"
@@ -63,6 +65,45 @@ static void test_made_nonce_checks_valid_with_its_time_and_id(void **state)
     assert_memory_equal(id_a, id_a2, TG_NONCE_ID_LEN);
     assert_int_equal(tg_nonce_check(&k, tg_str_c(b), T0, TTL, &issued, id_b), TG_NONCE_VALID);
     assert_memory_not_equal(id_a, id_b, TG_NONCE_ID_LEN);
+}
+
+/* Decodes unpadded base64url the slow, obvious way (test oracle). */
+static size_t oracle_decode(const char *text, unsigned char *out)
+{
+    size_t bits = 0, o = 0;
+    unsigned acc = 0;
+    for (const char *c = text; *c; c++) {
+        acc = (acc << 6 | (unsigned)(strchr(alphabet, *c) - alphabet)) & 0xfff;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (unsigned char)(acc >> bits);
+        }
+    }
+    return o;
+}
+
+/* The layout nonce.h promises: time (big-endian ms) | id | HMAC-SHA-256 of both. */
+static void test_layout_is_time_id_and_mac(void **state)
+{
+    struct tg_nonce_key k;
+    key_fill(&k, 12);
+    const uint64_t t = 0x0000018bcfe56800u;
+    char n[TG_NONCE_TEXT_MAX];
+    assert_int_equal(tg_nonce_make(&k, t, n), 0);
+    unsigned char raw[64];
+    assert_int_equal(oracle_decode(n, raw), 56);
+    const unsigned char when[8] = {0x00, 0x00, 0x01, 0x8b, 0xcf, 0xe5, 0x68, 0x00};
+    assert_memory_equal(raw, when, 8);
+    unsigned char mac[32];
+    unsigned int maclen = 0;
+    assert_non_null(HMAC(EVP_sha256(), k.secret, sizeof k.secret, raw, 24, mac, &maclen));
+    assert_int_equal(maclen, 32);
+    assert_memory_equal(raw + 24, mac, 32);
+    uint64_t issued = 0;
+    unsigned char id[TG_NONCE_ID_LEN];
+    assert_int_equal(tg_nonce_check(&k, tg_str_c(n), t, TTL, &issued, id), TG_NONCE_VALID);
+    assert_memory_equal(id, raw + 8, TG_NONCE_ID_LEN);
 }
 
 static void test_extreme_times_round_trip(void **state)
@@ -355,6 +396,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_made_nonce_checks_valid_with_its_time_and_id),
+        cmocka_unit_test(test_layout_is_time_id_and_mac),
         cmocka_unit_test(test_extreme_times_round_trip),
         cmocka_unit_test(test_changing_any_character_makes_it_bad),
         cmocka_unit_test(test_tampered_time_is_bad_not_stale),

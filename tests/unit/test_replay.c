@@ -233,6 +233,31 @@ static void test_full_table_forgets_oldest_and_floors_it(void **state)
     tg_replay_free(r);
 }
 
+/*
+ * The wall clock can step back (NTP). Nonces dropped as expired must not
+ * come back FRESH when they look young again: the floor covers them too.
+ */
+static void test_clock_stepping_back_does_not_revive_forgotten_nonces(void **state)
+{
+    enum { CAP = 16, TTL_S = 1000 };
+    struct tg_replay *r = tg_replay_new(CAP, TTL_S);
+    assert_non_null(r);
+    for (uint64_t n = 0; n < CAP; n++) /* issued 100..115 */
+        assert_int_equal(use(r, n, 100 + n, 1, 120), TG_REPLAY_FRESH);
+    assert_int_equal(use(r, 16, 116, 1, 120), TG_REPLAY_FRESH); /* forgets 100 */
+    /* At 1110 the nonces issued 101..109 have expired; making room drops them all. */
+    assert_int_equal(use(r, 17, 1110, 1, 1110), TG_REPLAY_FRESH);
+    /* The clock steps back to 500, where all of them would be young. */
+    assert_int_equal(use(r, 5, 105, 2, 500), TG_REPLAY_STALE);
+    assert_int_equal(use(r, 9, 109, 2, 500), TG_REPLAY_STALE); /* exactly the floor */
+    assert_int_equal(use(r, 0, 100, 2, 500), TG_REPLAY_STALE);
+    assert_int_equal(use(r, 99, 109, 1, 500), TG_REPLAY_STALE);
+    assert_int_equal(use(r, 10, 110, 1, 500), TG_REPLAY_SEEN);
+    assert_int_equal(use(r, 10, 110, 2, 500), TG_REPLAY_FRESH);
+    assert_int_equal(use(r, 18, 500, 1, 500), TG_REPLAY_FRESH);
+    tg_replay_free(r);
+}
+
 static void test_new_and_free_edge_cases(void **state)
 {
     tg_replay_free(NULL);
@@ -250,7 +275,7 @@ _Static_assert(COUNTS % BLOCK == 0, "the block order must stay within 1..COUNTS"
 
 struct hammer {
     struct tg_replay *r;
-    int order; /* 0: ascending; 1: each block of 32 descending */
+    int order;         /* 0: ascending; 1: each block of 32 descending */
     atomic_int *fresh; /* shared, indexed by count */
 };
 
@@ -304,6 +329,7 @@ int main(void)
         cmocka_unit_test(test_capacity_pressure_never_turns_replay_fresh),
         cmocka_unit_test(test_full_table_drops_expired_nonces_first),
         cmocka_unit_test(test_full_table_forgets_oldest_and_floors_it),
+        cmocka_unit_test(test_clock_stepping_back_does_not_revive_forgotten_nonces),
         cmocka_unit_test(test_new_and_free_edge_cases),
         cmocka_unit_test(test_threads_sharing_a_nonce_get_each_count_once),
     };
