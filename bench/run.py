@@ -41,6 +41,7 @@ CPU_METRIC = "CPU µs per request (direct: the origin's)"
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 QUICK = os.environ.get("QUICK", "") not in ("", "0")
+PERF = os.environ.get("PERF", "") not in ("", "0")  # add a profiling pass (perf)
 TOLLGATE = os.path.join(ROOT, os.environ.get("BUILD", "build"), "tollgate")
 PARSEBENCH = os.path.join(ROOT, os.environ.get("BUILD", "build"), "bench", "parsebench")
 PY = sys.executable
@@ -795,6 +796,75 @@ def scenario_callgrind(res):
                 out.stdout.strip().split(": ", 1)[1])
 
 
+# ---------------------------------------------------------------- profiles
+
+def perf_profile(pid, workload, units, rundir, tag):
+    """Runs workload() while `perf record -g` and `perf stat` (syscall
+    tracepoints) watch pid; returns (top symbols, syscalls per unit) where
+    units(result) is the number of requests or MiB the workload moved."""
+    data = os.path.join(rundir, f"perf-{tag}.data")
+    rec = subprocess.Popen(["perf", "record", "-q", "-g", "-p", str(pid), "-o", data],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    stat = subprocess.Popen(["perf", "stat", "-x", ",", "-e", "syscalls:sys_enter_*", "-p",
+                             str(pid)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+    time.sleep(1)
+    try:
+        result = workload()
+    finally:
+        for p in (rec, stat):
+            p.send_signal(signal.SIGINT)
+        rec.wait(timeout=60)
+        _, err = stat.communicate(timeout=60)
+    n = units(result)
+    calls = []
+    for line in err.splitlines():
+        f = line.split(",")
+        if len(f) > 2 and f[0].isdigit() and int(f[0]) > 0:
+            calls.append((int(f[0]) / n, f[2].replace("syscalls:sys_enter_", "")))
+    calls.sort(reverse=True)
+    rep = run(["perf", "report", "-i", data, "--stdio", "--no-children", "--sort", "dso,symbol",
+               "--percent-limit", "1.5", "-g", "none"], 180)
+    top = [" ".join(ln.split()[:4]) for ln in rep.stdout.splitlines()
+           if ln.strip() and not ln.startswith("#")][:14]
+    os.remove(data)
+    return top, calls[:8]
+
+
+def scenario_profiles(stack):
+    """PERF=1: where Tollgate and HAProxy spend their time in the keep-alive,
+    body and tunnel scenarios. A separate pass: perf slows what it watches,
+    so none of these runs feeds the table."""
+    if not shutil.which("perf"):
+        return ["perf is not installed (Debian: linux-perf)."]
+    out = []
+    jobs = []
+    for name in ("tollgate", "haproxy"):
+        if not stack.up(name):
+            continue
+        url, args = wrk_target(stack, name)
+        jobs.append((f"1 keep-alive, {TITLES[name]}", name, "request",
+                     lambda u=url, a=args: wrk(u, "proxy.lua", a, CONNS, DURATION),
+                     lambda r: r["requests"]))
+        jobs.append((f"3 100 MiB body, 1 stream, {TITLES[name]}", name, "MiB",
+                     lambda n=name: curl_big(stack, n, 1), lambda r: r[0] / (1 << 20)))
+        jobs.append((f"4 tunnel to client, {TITLES[name]}{' TCP mode' if name == 'haproxy' else ''}",
+                     name, "MiB", lambda n=name: tunnel_once(stack, n, "down"),
+                     lambda r: r["bytes"] / (1 << 20)))
+    for label, name, unit, work, units in jobs:
+        try:
+            top, calls = perf_profile(proxy_pid(stack, name), work, units, stack.rundir,
+                                      label.split(",")[0].replace(" ", "-"))
+        except (BenchError, subprocess.SubprocessError, OSError, ZeroDivisionError) as e:
+            out.append(f"### {label}\n\nprofile failed: {e}\n")
+            continue
+        out.append(f"### {label}\n\nsyscalls per {unit}: "
+                   + ", ".join(f"{name_} {n:.2f}" for n, name_ in calls)
+                   + "\n\n```\n" + "\n".join(top) + "\n```\n")
+        log(f"profiled {label}")
+    return out
+
+
 # ---------------------------------------------------------------- smoke
 
 def smoke(stack):
@@ -974,7 +1044,7 @@ def conditions(stack, started, busy0, other_cpu):
     return "\n".join(lines)
 
 
-def report(res, stack, started, busy0):
+def report(res, stack, started, busy0, profiles):
     ours = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     ours_cpu = ours.ru_utime + ours.ru_stime + kids.ru_utime + kids.ru_stime
@@ -984,6 +1054,8 @@ def report(res, stack, started, busy0):
             "## Conditions", "", conditions(stack, started, busy0, other)]
     if res.notes:
         text += ["", "## Notes", ""] + [f"- {n}" for n in res.notes]
+    if profiles:
+        text += ["", "## Profiles (PERF=1; perf self time by symbol, above 1.5 %)", ""] + profiles
     return "\n".join(text) + "\n"
 
 
@@ -1007,7 +1079,7 @@ def main():
     rundir = tempfile.mkdtemp(prefix="tollgate-bench.")
     stack = Stack(rundir, htpasswd, basic)
     res = Results()
-    failed = None
+    failed, profiles = None, []
     try:
         big = make_files(rundir)
         stack.start_base(big)
@@ -1021,6 +1093,8 @@ def main():
         scenario_tunnel(stack, res)
         run_wrk_scenario(stack, res, "5 no credentials (407)", ("tollgate", "squid", "tinyproxy"),
                          auth=False, expect_status=True)
+        if PERF:
+            profiles = scenario_profiles(stack)
         for name in ("tollgate",) + PEERS:
             stack.stop(name)
         scenario_bcrypt(stack, res, nusers)
@@ -1032,7 +1106,7 @@ def main():
     finally:
         signal.alarm(0)
         stack.stop_all()
-    text = report(res, stack, started, busy0)
+    text = report(res, stack, started, busy0, profiles)
     os.makedirs(RESULTS, exist_ok=True)
     out = os.path.join(RESULTS, f"{started:%Y%m%d-%H%M}.md")
     with open(out, "w") as f:

@@ -27,15 +27,15 @@ static const struct {
     int status;
     const char *reason;
 } reasons[] = {
-    {400, "chunked_bare_lf"},      {400, "chunked_bare_cr"},     {400, "invalid_chunk_size"},
-    {400, "chunk_size_overflow"},  {400, "invalid_chunk_ext"},   {400, "chunk_ext_too_long"},
-    {400, "chunked_missing_crlf"}, {400, "invalid_trailer"},     {431, "trailer_too_large"},
+    {400, "chunked_bare_lf"},      {400, "chunked_bare_cr"},   {400, "invalid_chunk_size"},
+    {400, "chunk_size_overflow"},  {400, "invalid_chunk_ext"}, {400, "chunk_ext_too_long"},
+    {400, "chunked_missing_crlf"}, {400, "invalid_trailer"},   {431, "trailer_too_large"},
 };
 
 struct run {
     enum tg_chunked_result last;
-    size_t used;  /* input bytes consumed in total */
-    char *out;    /* decoded bytes; owned, as large as the input */
+    size_t used; /* input bytes consumed in total */
+    char *out;   /* decoded bytes; owned, as large as the input */
     size_t nout;
     struct tg_http_error err;
 };

@@ -384,8 +384,8 @@ static void check_head(const char *buf, size_t size, long r, const struct tg_req
     check_find(h);
 }
 
-static void check_outcome(const char *buf, size_t size, const struct tg_reqhead_limits *lim,
-                          long r, const struct tg_reqhead *h, const struct tg_http_error *err)
+static void check_outcome(const char *buf, size_t size, const struct tg_reqhead_limits *lim, long r,
+                          const struct tg_reqhead *h, const struct tg_http_error *err)
 {
     if (r > 0)
         check_head(buf, size, r, h, lim);

@@ -300,8 +300,8 @@ static void check_facts(const struct tg_resphead *h, bool head_request)
         abort();
 }
 
-static void check_outcome(const char *buf, size_t size, size_t max_head, bool head_request,
-                          long r, const struct tg_resphead *h, const struct tg_http_error *err)
+static void check_outcome(const char *buf, size_t size, size_t max_head, bool head_request, long r,
+                          const struct tg_resphead *h, const struct tg_http_error *err)
 {
     if (r > 0) {
         if ((size_t)r > size || (size_t)r > max_head || h->head_len != (size_t)r)

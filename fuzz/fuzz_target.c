@@ -30,8 +30,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *const reasons[] = {
-    "bad_target", "unsupported_scheme", "userinfo_in_target",
-    "invalid_host", "empty_host", "invalid_port",
+    "bad_target",   "unsupported_scheme", "userinfo_in_target",
+    "invalid_host", "empty_host",         "invalid_port",
 };
 
 static bool inside(struct tg_str v, struct tg_str in)

@@ -7,7 +7,8 @@
  *                   most shutdown-grace seconds), then exit 0
  *   SIGHUP          re-read credential files; a broken file keeps old data
  *   SIGUSR1         reopen log files (logrotate)
- * Subcommands: `passwd` (cli/passwd.h) and `demo-user FILE` (make run).
+ * Subcommands: `passwd` (cli/passwd.h), `demo-user FILE` (make run) and
+ * `directives` (the directive table as Markdown, for the docs).
  * Exit status: 0 clean exit, 1 run-time failure (cannot bind, out of
  * memory), 2 usage or configuration error.
  */
@@ -398,6 +399,10 @@ int main(int argc, char **argv)
         return demo_user(argc, argv);
     if (argc > 1 && strcmp(argv[1], "passwd") == 0)
         return tg_passwd_main(argc - 1, argv + 1);
+    if (argc == 2 && strcmp(argv[1], "directives") == 0) {
+        tg_config_print_markdown(stdout); /* the docs' table: scripts/gen-docs.sh */
+        return 0;
+    }
     /* Signals are taken synchronously by the main thread only. */
     signal(SIGPIPE, SIG_IGN);
     sigemptyset(&set);

@@ -158,7 +158,7 @@ static const struct directive directives[] = {
      .min = 0, .max = 1000000,
      .help = "open connections one client address may hold (503 past it); 0: no limit"},
     {.name = "preauth-max-header-size", .kind = KIND_BYTES, .offset = FIELD(preauth_max_header_size),
-     .default_value = "8k", .metavar = "BYTES", .min = 1024, .max = 1024 * 1024,
+     .default_value = "12k", .metavar = "BYTES", .min = 1024, .max = 1024 * 1024,
      .help = "request head limit until a connection has authenticated (431 past it)"},
     {.name = "max-header-size", .kind = KIND_BYTES, .offset = FIELD(max_header_size),
      .default_value = "16k", .metavar = "BYTES", .min = 1024, .max = 1024 * 1024,

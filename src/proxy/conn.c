@@ -466,6 +466,7 @@ static void handle_auth_result(struct tg_conn *c, struct tg_auth_attempt *at)
         write_auth_log(c, at);
     switch (at->result) {
     case TG_AUTH_OK:
+        c->authed = true;
         snprintf(c->req->user, sizeof c->req->user, "%s", at->user);
         if (at->info[0] && !(c->req->auth_info = strdup(at->info))) {
             tg_conn_close(c);
@@ -763,7 +764,11 @@ static void try_head(struct tg_conn *c)
         c->head_started = true;
         tg_conn_set_timer(c, cfg_of(c)->header_timeout_ms);
     }
-    long rc = tg_reqhead_parse(tg_buf_head(&c->in), len, &c->w->srv->limits, c->w->scratch, &err);
+    /* Until a connection has authenticated it gets the smaller head limit (as Redis does). */
+    struct tg_reqhead_limits lim = c->w->srv->limits;
+    if (!c->authed && lim.max_head > cfg_of(c)->preauth_max_header_size)
+        lim.max_head = cfg_of(c)->preauth_max_header_size;
+    long rc = tg_reqhead_parse(tg_buf_head(&c->in), len, &lim, c->w->scratch, &err);
     if (rc == 0) {
         if (c->client_eof)
             tg_conn_close(c);
@@ -899,6 +904,7 @@ struct tg_conn *tg_conn_new(struct tg_worker *w, int fd, const struct sockaddr *
     if (!c)
         return NULL;
     c->w = w;
+    c->authed = !w->srv->auth; /* an open proxy has no pre-authentication phase */
     c->io.fd = fd;
     c->io.cb = on_client_io;
     tg_timer_init(&c->timer, on_timer);

@@ -102,6 +102,7 @@ struct tg_conn {
     bool close_after; /* close once the current response is written */
     bool client_eof;
     bool head_started; /* some bytes of the next head have arrived */
+    bool authed;       /* a request on this connection authenticated: post-auth limits */
     char peer[TG_SOCK_ADDRSTRLEN];
     union {
         struct sockaddr sa;

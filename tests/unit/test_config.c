@@ -202,6 +202,16 @@ static void test_directive_table_lists_every_directive_in_help_order(void **stat
                                         "hash-threads",
                                         "connect-ports",
                                         "no-auth",
+                                        "access-rule",
+                                        "access-default",
+                                        "groups",
+                                        "allow-destination",
+                                        "rate-limit",
+                                        "rate-penalty",
+                                        "rate-ipv6-prefix",
+                                        "rate-exempt",
+                                        "max-connections-per-address",
+                                        "preauth-max-header-size",
                                         "max-header-size",
                                         "max-headers",
                                         "max-request-line",
@@ -980,8 +990,66 @@ static void test_auth_rules_refuse_more_than_the_maximum(void **state)
         assert_int_equal(parse(c, err, sizeof err, "--auth-rule", "client=::1/128 basic", NULL), 0);
     assert_int_equal(c->auth_rules.n, TG_CONFIG_MAX_RULES);
     assert_int_equal(parse(c, err, sizeof err, "--auth-rule", "client=::1/128 basic", NULL), -1);
-    snprintf(expected, sizeof expected, "--auth-rule: at most %d rules", TG_CONFIG_MAX_RULES);
+    snprintf(expected, sizeof expected, "--auth-rule: at most %d values", TG_CONFIG_MAX_RULES);
     assert_string_equal(err, expected);
+}
+
+/* ---- abuse resistance directives ---- */
+
+static void test_rate_limit_and_penalty_defaults_and_values(void **state)
+{
+    struct tg_config *c = *state;
+    char err[256];
+    assert_int_equal(c->rate_max_failures, 5);
+    assert_int_equal(c->rate_window_ms, 60000);
+    assert_int_equal(c->rate_penalty_ms, 60000);
+    assert_int_equal(c->rate_penalty_max_ms, 3600000);
+    assert_int_equal(c->rate_ipv6_prefix, 64);
+    assert_int_equal(parse(c, err, sizeof err, "--rate-limit", "3/10.5", "--rate-penalty", "2", NULL), 0);
+    assert_int_equal(c->rate_max_failures, 3);
+    assert_int_equal(c->rate_window_ms, 10500);
+    assert_int_equal(c->rate_penalty_ms, 2000);
+    assert_int_equal(c->rate_penalty_max_ms, 2000);
+    assert_int_equal(parse(c, err, sizeof err, "--rate-penalty=2:4", NULL), 0);
+    assert_int_equal(c->rate_penalty_max_ms, 4000);
+}
+
+static void test_rate_directives_refuse_bad_values(void **state)
+{
+    struct tg_config *c = *state;
+    char err[256];
+    const char *bad_rates[] = {"5", "0/60", "101/60", "5/0", "5/x", "/60", "5/60/1"};
+    for (size_t i = 0; i < sizeof bad_rates / sizeof bad_rates[0]; i++) {
+        assert_int_equal(parse(c, err, sizeof err, "--rate-limit", bad_rates[i], NULL), -1);
+        assert_non_null(strstr(err, "--rate-limit: expected N/SECONDS"));
+    }
+    const char *bad_penalties[] = {"0", "60:30", "x", "60:", "90000"};
+    for (size_t i = 0; i < sizeof bad_penalties / sizeof bad_penalties[0]; i++) {
+        assert_int_equal(parse(c, err, sizeof err, "--rate-penalty", bad_penalties[i], NULL), -1);
+        assert_non_null(strstr(err, "--rate-penalty: expected SECONDS[:MAX]"));
+    }
+    assert_int_equal(parse(c, err, sizeof err, "--rate-exempt", "10.0.0.1/8", NULL), -1);
+    assert_string_equal(err, "--rate-exempt: expected an address prefix like 10.0.0.0/8 or "
+                             "fd00::/8, got '10.0.0.1/8'");
+}
+
+static void test_access_directives(void **state)
+{
+    struct tg_config *c = *state;
+    char err[256];
+    assert_false(c->access_default_deny);
+    assert_int_equal(parse(c, err, sizeof err, "--access-rule", "deny host=*.example.com",
+                           "--access-rule", "allow user=alice port=443", "--access-default",
+                           "deny", "--allow-destination", "10.0.0.0/8", NULL),
+                     0);
+    assert_int_equal(c->access_rules.n, 2);
+    assert_string_equal(c->access_rules.item[1], "allow user=alice port=443");
+    assert_true(c->access_default_deny);
+    assert_int_equal(c->allow_destination.n, 1);
+    assert_int_equal(parse(c, err, sizeof err, "--access-rule", "permit user=alice", NULL), -1);
+    assert_non_null(strstr(err, "--access-rule: "));
+    assert_int_equal(parse(c, err, sizeof err, "--access-default", "maybe", NULL), -1);
+    assert_string_equal(err, "--access-default: expected allow or deny, got 'maybe'");
 }
 
 /* ---- connect ports ---- */
@@ -1234,6 +1302,9 @@ int main(void)
         T(test_auth_schemes_are_canonical_and_auto_clears_them),
         T(test_auth_rules_accumulate_and_survive_auth),
         T(test_auth_rules_refuse_more_than_the_maximum),
+        T(test_rate_limit_and_penalty_defaults_and_values),
+        T(test_rate_directives_refuse_bad_values),
+        T(test_access_directives),
         T(test_connect_port_ok_follows_ports_and_ranges),
         T(test_connect_ports_none_and_full_range),
         T(test_bad_port_list_leaves_the_old_one),
