@@ -103,7 +103,7 @@ fuzz: $(FUZZ_BIN)
 bench:
 	@scripts/deps.sh bench || echo "tollgate: some bench packages are missing; the results say which" >&2
 	@$(MAKE) --no-print-directory all $(BUILD)/bench/parsebench
-	QUICK=$(QUICK) BUILD=$(BUILD) /usr/bin/python3 bench/run.py
+	QUICK=$(QUICK) PERF=$(PERF) BUILD=$(BUILD) /usr/bin/python3 bench/run.py
 
 $(BUILD)/bench/parsebench: bench/parsebench.c $(BUILD)/libtg.a
 	@mkdir -p $(dir $@)

@@ -263,7 +263,7 @@ def test_get_succeeds_with_every_algorithm_and_qop(digest_proxy, origin, algorit
 
 
 @pytest.mark.parametrize("qop", ["auth", "auth-int"])
-@pytest.mark.parametrize("algorithm", ["MD5", "SHA-256", "SHA-512-256-sess"])
+@pytest.mark.parametrize("algorithm", ALL_ALGORITHMS)
 def test_post_body_reaches_origin_intact(digest_proxy, origin, algorithm, qop):
     p = digest_proxy("--auth", ALL_OFFERED)
     body = pattern(70000)
@@ -294,6 +294,97 @@ def test_auth_int_with_a_chunked_body_hashes_the_decoded_body(digest_proxy, orig
                       headers=[("Transfer-Encoding", "chunked")])
         assert resp.status == 200, resp
     assert json.loads(resp.body)["length"] == len(body)
+
+
+def _chunked(body, size=7000):
+    out = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + size]), body[i:i + size])
+                   for i in range(0, len(body), size))
+    return out + b"0\r\n\r\n"
+
+
+def test_auth_int_with_a_large_chunked_body(digest_proxy, origin):
+    p = digest_proxy("--auth", "digest")
+    body = pattern(200000)
+    url = origin.url("/upload")
+    with p.connect() as c:
+        ch = challenge(c, "POST", url, "SHA-256")
+        dc = DigestClient(*ALICE, ch, qop="auth-int")
+        resp = answer(c, "POST", url, dc, body=_chunked(body), hash_body=body,
+                      headers=[("Transfer-Encoding", "chunked")])
+        assert resp.status == 200, resp
+        assert json.loads(resp.body) == {"length": len(body),
+                                         "sha256": hashlib.sha256(body).hexdigest()}
+        # and the connection carries on
+        assert answer(c, "GET", origin.url("/echo"), dc).status == 200
+
+
+def test_auth_int_chunked_body_over_the_limit_gets_413(digest_proxy, origin):
+    p = digest_proxy("--auth", "digest", "--auth-int-max", "10000")
+    body = pattern(50000)
+    url = origin.url("/upload")
+    with p.connect() as c:
+        ch = challenge(c, "POST", url, "SHA-256")
+        dc = DigestClient(*ALICE, ch, qop="auth-int")
+        resp = answer(c, "POST", url, dc, body=_chunked(body), hash_body=body,
+                      headers=[("Transfer-Encoding", "chunked")])
+        assert resp.status == 413, resp
+    assert origin.snapshot() == []
+
+
+def test_auth_int_with_expect_100_continue(digest_proxy, origin):
+    """The proxy needs the body to check the answer, so it must ask for it."""
+    p = digest_proxy("--auth", "digest")
+    body = pattern(100000)
+    url = origin.url("/upload")
+    with p.connect() as c:
+        ch = challenge(c, "POST", url, "SHA-256")
+        dc = DigestClient(*ALICE, ch, qop="auth-int")
+        value = dc.header("POST", "/upload", body)
+        c.send(build_request("POST", url, headers=[("Proxy-Authorization", value),
+                                                   ("Expect", "100-continue"),
+                                                   ("Content-Length", str(len(body)))]))
+        interim = c.response("POST", timeout=5, skip_interim=False)
+        assert interim.status == 100, interim
+        c.send(body)
+        resp = c.response("POST")
+        assert resp.status == 200, resp
+    assert json.loads(resp.body)["length"] == len(body)
+
+
+def test_pipelined_digest_requests_on_one_nonce(digest_proxy, origin):
+    p = digest_proxy("--auth", "digest")
+    with p.connect() as c:
+        ch = challenge(c, "GET", origin.url("/echo"))
+        dc = DigestClient(*ALICE, ch)
+        data = b""
+        for i in (1, 2, 3):
+            data += build_request("GET", origin.url(f"/bytes/{i}"), headers=[
+                ("Proxy-Authorization", dc.header("GET", f"/bytes/{i}"))])
+        c.send(data)
+        for i in (1, 2, 3):
+            resp = c.response()
+            assert resp.status == 200, (i, resp)
+            assert resp.body == pattern(i)
+
+
+def test_pipelined_auth_int_post_then_get(digest_proxy, origin):
+    """Bytes after a held auth-int body belong to the next request."""
+    p = digest_proxy("--auth", "digest")
+    body = pattern(90000)
+    with p.connect() as c:
+        ch = challenge(c, "GET", origin.url("/echo"))
+        dc = DigestClient(*ALICE, ch, qop="auth-int")
+        post = build_request("POST", origin.url("/upload"), body=body, headers=[
+            ("Proxy-Authorization", dc.header("POST", "/upload", body))])
+        get = build_request("GET", origin.url("/bytes/5"), headers=[
+            ("Proxy-Authorization", dc.header("GET", "/bytes/5"))])
+        c.send(post + get)
+        first = c.response("POST")
+        assert first.status == 200, first
+        assert json.loads(first.body)["length"] == len(body)
+        second = c.response()
+        assert second.status == 200, second
+        assert second.body == pattern(5)
 
 
 def test_auth_int_answer_for_another_body_is_rejected(digest_proxy, origin):
@@ -820,14 +911,15 @@ def test_uri_for_a_request_to_the_root_without_a_path(digest_proxy, origin):
 
 # ------------------------------------------------------------------ CONNECT ---
 
-@pytest.mark.parametrize("algorithm", ["SHA-256", "MD5-sess"])
-def test_connect_through_tcp_echo_with_host_port_uri(digest_proxy, tcp_echo, algorithm):
-    p = digest_proxy("--auth", "digest")
+@pytest.mark.parametrize("algorithm,qop", [("SHA-256", "auth"), ("MD5-sess", "auth"),
+                                           ("SHA-512-256", "auth-int")])
+def test_connect_through_tcp_echo_with_host_port_uri(digest_proxy, tcp_echo, algorithm, qop):
+    p = digest_proxy("--auth", ALL_OFFERED)
     target = f"127.0.0.1:{tcp_echo.port}"
     with p.connect(timeout=5) as c:
         ch = challenge(c, "CONNECT", target, algorithm)
         assert not tcp_echo.accepted.is_set()
-        dc = DigestClient(*ALICE, ch, algorithm=algorithm)
+        dc = DigestClient(*ALICE, ch, algorithm=algorithm, qop=qop)
         resp = answer(c, "CONNECT", target, dc)
         assert resp.status == 200, resp
         assert dc.last["uri"] == target
