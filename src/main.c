@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "auth/auth.h"
+#include "auth/bearer.h"
 #include "auth/userdb.h"
 #include "base/b64.h"
 #include "base/clock.h"
@@ -45,6 +46,7 @@ struct app {
     struct tg_config cfg;
     struct tg_server srv;
     struct tg_userdb *userdb;
+    struct tg_bearer *bearer;
     struct tg_pool *pool;
     struct tg_cidr *rate_exempt; /* owned; borrowed by srv.rl */
     struct tg_worker **workers;
@@ -105,6 +107,8 @@ static size_t auto_schemes(unsigned serves, const char **names)
         names[n++] = "digest-sha256";
     if (serves & TG_AUTH_SERVES_DIGEST_MD5)
         names[n++] = "digest-md5";
+    if (serves & TG_AUTH_SERVES_BEARER)
+        names[n++] = "bearer";
     if (serves & TG_AUTH_SERVES_BASIC)
         names[n++] = "basic";
     return n;
@@ -114,7 +118,7 @@ static int setup_auth(struct app *a, char *err, size_t len)
 {
     struct tg_credsource src[3];
     size_t nsrc = 0;
-    const char *autonames[3];
+    const char *autonames[4];
     if (a->cfg.no_auth)
         return 0;
     if (a->cfg.htpasswd)
@@ -127,6 +131,19 @@ static int setup_auth(struct app *a, char *err, size_t len)
     if (!a->userdb)
         return -1;
     unsigned serves = tg_userdb_serves(a->userdb);
+    if (a->cfg.tokens || a->cfg.jwt_keys) {
+        struct tg_bearer_config bc = {
+            .tokens_file = a->cfg.tokens,
+            .jwt_keys_file = a->cfg.jwt_keys,
+            .jwt_issuer = a->cfg.jwt_issuer,
+            .jwt_audience = a->cfg.jwt_audience,
+            .jwt_user_claim = a->cfg.jwt_user_claim,
+            .jwt_skew_ms = a->cfg.jwt_clock_skew_ms,
+        };
+        if (!(a->bearer = tg_bearer_new(&bc, err, len)))
+            return -1;
+        serves |= TG_AUTH_SERVES_BEARER;
+    }
     struct tg_auth_config ac = {
         .realm = a->cfg.realm,
         .schemes = (const char *const *)a->cfg.auth,
@@ -137,6 +154,7 @@ static int setup_auth(struct app *a, char *err, size_t len)
         .userdb = a->userdb,
         .pool = a->pool,
         .serves = serves,
+        .bearer = a->bearer,
         .nonce_secret_file = a->cfg.nonce_secret_file,
         .nonce_ttl_ms = a->cfg.nonce_ttl_ms,
     };
@@ -206,6 +224,8 @@ static void reload(struct app *a)
     else
         fprintf(stderr, "tollgate: reloaded credentials (%zu users)\n",
                 tg_userdb_count(a->userdb));
+    if (a->bearer && tg_bearer_reload(a->bearer, err, sizeof err) < 0)
+        fprintf(stderr, "tollgate: token reload failed, keeping the previous tokens: %s\n", err);
 }
 
 static void reopen_logs(struct app *a)
@@ -266,6 +286,7 @@ static void teardown(struct app *a)
     free(a->workers);
     tg_auth_free(a->srv.auth);
     tg_userdb_free(a->userdb);
+    tg_bearer_free(a->bearer);
     tg_acl_free(a->srv.acl);
     tg_ratelimit_free(a->srv.rl);
     tg_connlimit_free(a->srv.connlimit);

@@ -22,6 +22,7 @@
 static const struct tg_auth_scheme *const known_schemes[] = {
     &tg_basic_scheme,
     &tg_digest_scheme,
+    &tg_bearer_scheme,
 };
 
 #define NKNOWN (sizeof known_schemes / sizeof known_schemes[0])
@@ -47,6 +48,7 @@ struct tg_auth {
     struct tg_nonce_key nonce_key;
     uint64_t nonce_ttl_ms;
     struct tg_replay *replay; /* owned */
+    struct tg_bearer *bearer; /* borrowed */
 };
 
 static int append_item(struct tg_auth_offer *o, const struct tg_auth_scheme *s, int variant)
@@ -91,7 +93,8 @@ static int parse_offer_names(struct tg_auth_offer *o, const char *const *names, 
     for (size_t i = 0; i < n; i++) {
         if (add_offer(o, names[i]) < 0) {
             snprintf(err, errlen, "auth: unknown scheme '%s' (known: basic, digest, "
-                                  "digest-sha256, digest-md5, digest-sha512-256)", names[i]);
+                                  "digest-sha256, digest-md5, digest-sha512-256, bearer)",
+                     names[i]);
             return -1;
         }
     }
@@ -154,7 +157,8 @@ static int check_served(const struct tg_auth_offer *o, unsigned serves, char *er
         if (!(serves & need)) {
             snprintf(err, errlen, "auth: %s is offered but no credential source can serve it "
                                   "(%s)", s->describe(o->item[i].variant),
-                     need == TG_AUTH_SERVES_BASIC ? "give --htpasswd or --users"
+                     need == TG_AUTH_SERVES_BEARER  ? "give --tokens or --jwt-keys"
+                     : need == TG_AUTH_SERVES_BASIC ? "give --htpasswd or --users"
                          : need == TG_AUTH_SERVES_DIGEST_MD5 ? "give --users or --htdigest"
                                                              : "give --users");
             return -1;
@@ -215,6 +219,7 @@ struct tg_auth *tg_auth_new(const struct tg_auth_config *cfg, char *err, size_t 
     }
     a->userdb = cfg->userdb;
     a->pool = cfg->pool;
+    a->bearer = cfg->bearer;
     unsigned serves = cfg->serves;
     bool ok = true;
     ok = parse_offer_names(&a->dflt, cfg->schemes, cfg->nschemes, err, errlen) == 0;
@@ -284,6 +289,11 @@ struct tg_replay *tg_auth_replay(const struct tg_auth *a)
 uint64_t tg_auth_nonce_ttl(const struct tg_auth *a)
 {
     return a->nonce_ttl_ms;
+}
+
+struct tg_bearer *tg_auth_bearer(const struct tg_auth *a)
+{
+    return a->bearer;
 }
 
 static bool rule_matches(const struct rule *r, struct tg_str ua, const struct sockaddr *client)

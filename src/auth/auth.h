@@ -21,6 +21,7 @@
 
 struct sockaddr;
 struct tg_nonce_key;
+struct tg_bearer;
 
 #define TG_AUTH_USER_MAX 128 /* longer names are rejected as malformed */
 #define TG_AUTH_CRED_MAX 4096 /* longest credential string accepted */
@@ -71,6 +72,8 @@ struct tg_auth_attempt {
     const char *reason; /* static token: verified, cached, bad_password, ... */
     char user[TG_AUTH_USER_MAX + 1];
     bool stale; /* Digest: right answer, expired nonce: challenge with stale=true */
+    const char *error; /* the challenge's error= on FAIL; NULL: "invalid_credentials" */
+    const char *error_description; /* Bearer: static text, or NULL */
     /* On OK: a whole header line to add to the response (Proxy-Authentication-Info) or "". */
     char info[TG_AUTH_INFO_MAX];
 
@@ -87,6 +90,7 @@ struct tg_auth_attempt {
 /* What to say in a challenge beyond the scheme's fixed parameters. */
 struct tg_auth_challenge_ctx {
     const char *error; /* e.g. "invalid_credentials", or NULL */
+    const char *error_description; /* Bearer: why the token was refused, or NULL */
     bool stale;
 };
 
@@ -133,6 +137,7 @@ struct tg_auth_config {
     struct tg_pool *pool;     /* borrowed */
     unsigned serves;          /* TG_AUTH_SERVES_* the credential sources can serve */
     bool no_default_rules;    /* leave out the shipped rules (see auth.c) */
+    struct tg_bearer *bearer; /* borrowed; NULL without a token source */
     const char *nonce_secret_file; /* NULL: a random secret per start */
     uint64_t nonce_ttl_ms;
 };
@@ -150,6 +155,7 @@ struct tg_pool *tg_auth_pool(const struct tg_auth *auth);
 const struct tg_nonce_key *tg_auth_nonce_key(const struct tg_auth *auth);
 struct tg_replay *tg_auth_replay(const struct tg_auth *auth);
 uint64_t tg_auth_nonce_ttl(const struct tg_auth *auth);
+struct tg_bearer *tg_auth_bearer(const struct tg_auth *auth);
 
 /*
  * The offer for a client: the first rule whose conditions all match the
@@ -189,8 +195,10 @@ int tg_auth_submit(struct tg_auth_attempt *at, struct tg_loop *loop);
 #define TG_AUTH_SERVES_BASIC 1u
 #define TG_AUTH_SERVES_DIGEST_MD5 2u
 #define TG_AUTH_SERVES_DIGEST_SHA 4u
+#define TG_AUTH_SERVES_BEARER 8u
 
 extern const struct tg_auth_scheme tg_basic_scheme;
 extern const struct tg_auth_scheme tg_digest_scheme;
+extern const struct tg_auth_scheme tg_bearer_scheme;
 
 #endif

@@ -49,6 +49,7 @@ enum {
     FLAG_REPEATABLE = 1 << 0, /* each occurrence appends (see enum tg_config_origin) */
     FLAG_ARGS_ONLY = 1 << 1,  /* command line only; an error inside a config file */
     FLAG_CPUS = 1 << 2,       /* "auto" means one per online CPU, clamped to max */
+    FLAG_TLS = 1 << 3,        /* KIND_LISTEN: the addresses speak TLS */
 };
 
 struct directive {
@@ -80,12 +81,38 @@ static const struct directive directives[] = {
     {.name = "listen", .kind = KIND_LISTEN, .offset = FIELD(listen),
      .default_value = "127.0.0.1:3128", .metavar = "ADDR:PORT", .flags = FLAG_REPEATABLE,
      .help = "accept clients on ADDR:PORT or [V6ADDR]:PORT (port 0: any free); repeatable"},
+    {.name = "tls-listen", .kind = KIND_LISTEN, .offset = FIELD(listen), .metavar = "ADDR:PORT",
+     .flags = FLAG_REPEATABLE | FLAG_TLS,
+     .help = "accept clients over TLS (an HTTPS proxy) on ADDR:PORT; needs tls-cert and tls-key"},
+    {.name = "tls-cert", .kind = KIND_PATH, .offset = FIELD(tls_cert), .metavar = "FILE",
+     .help = "PEM certificate chain of the TLS listeners; reloaded on SIGHUP"},
+    {.name = "tls-key", .kind = KIND_PATH, .offset = FIELD(tls_key), .metavar = "FILE",
+     .help = "PEM private key of the TLS listeners; reloaded on SIGHUP"},
+    {.name = "tls-handshake-timeout", .kind = KIND_SECONDS,
+     .offset = FIELD(tls_handshake_timeout_ms), .default_value = "10", .metavar = "SECONDS",
+     .min = 1, .max = SECONDS_MAX_MS, .help = "time a client has to complete the TLS handshake"},
+    {.name = "basic-on-plaintext", .kind = KIND_BOOL, .offset = FIELD(basic_on_plaintext),
+     .default_value = "off",
+     .help = "offer Basic on plaintext listeners even when a TLS listener exists"},
     {.name = "htpasswd", .kind = KIND_PATH, .offset = FIELD(htpasswd), .metavar = "FILE",
      .help = "user:hash credentials file (bcrypt, sha-crypt, apr1, {SHA}); reloaded on SIGHUP"},
     {.name = "users", .kind = KIND_PATH, .offset = FIELD(users), .metavar = "FILE",
      .help = "Tollgate users file (tollgate passwd): serves Basic and every Digest algorithm"},
     {.name = "htdigest", .kind = KIND_PATH, .offset = FIELD(htdigest), .metavar = "FILE",
      .help = "Apache htdigest file: serves MD5 Digest for the realm; reloaded on SIGHUP"},
+    {.name = "tokens", .kind = KIND_PATH, .offset = FIELD(tokens), .metavar = "FILE",
+     .help = "Bearer tokens: lines 'SHA256-HEX USER [EXPIRY] [revoked]' (tollgate token)"},
+    {.name = "jwt-keys", .kind = KIND_PATH, .offset = FIELD(jwt_keys), .metavar = "FILE",
+     .help = "JWKS document whose keys verify Bearer JWTs; reloaded on SIGHUP"},
+    {.name = "jwt-issuer", .kind = KIND_PATH, .offset = FIELD(jwt_issuer), .metavar = "ISS",
+     .help = "required iss claim of Bearer JWTs"},
+    {.name = "jwt-audience", .kind = KIND_PATH, .offset = FIELD(jwt_audience), .metavar = "AUD",
+     .help = "required aud claim of Bearer JWTs"},
+    {.name = "jwt-user-claim", .kind = KIND_PATH, .offset = FIELD(jwt_user_claim),
+     .default_value = "sub", .metavar = "CLAIM", .help = "JWT claim that names the user"},
+    {.name = "jwt-clock-skew", .kind = KIND_SECONDS, .offset = FIELD(jwt_clock_skew_ms),
+     .default_value = "60", .metavar = "SECONDS", .min = 0, .max = SECONDS_MAX_MS,
+     .help = "clock difference tolerated when checking JWT exp and nbf"},
     {.name = "realm", .kind = KIND_REALM, .offset = FIELD(realm), .default_value = "tollgate",
      .metavar = "STRING", .help = "realm named in the login prompt (printable ASCII, no \" or \\)"},
     {.name = "auth", .kind = KIND_SCHEMES, .offset = FIELD(auth), .default_value = "auto",
@@ -213,8 +240,8 @@ static const struct directive directives[] = {
 #define NDIRECTIVES (sizeof directives / sizeof directives[0])
 
 /* Schemes the auth layer implements; a new scheme is one more name here. */
-static const char *const known_schemes[] = {"basic", "digest", "digest-sha256", "digest-md5",
-                                            "digest-sha512-256"};
+static const char *const known_schemes[] = {"basic",      "digest",           "digest-sha256",
+                                            "digest-md5", "digest-sha512-256", "bearer"};
 
 #define NKNOWN_SCHEMES (sizeof known_schemes / sizeof known_schemes[0])
 _Static_assert(NKNOWN_SCHEMES <= TG_CONFIG_MAX_SCHEMES, "auth[] cannot hold every scheme");
@@ -403,14 +430,16 @@ static bool parse_listen(const char *v, struct tg_listen_addr *out)
  * source than the current list. Duplicates are refused: with SO_REUSEPORT
  * a second bind of the same address would succeed silently.
  */
-static int set_listen(struct tg_config *c, const char *v, enum tg_config_origin src, char *why,
-                      size_t whylen)
+/* listen and tls-listen share one list: giving either replaces the default plaintext address. */
+static int set_listen(struct tg_config *c, const char *v, enum tg_config_origin src, bool tls,
+                      char *why, size_t whylen)
 {
     struct tg_listen_addr a;
     if (!parse_listen(v, &a)) {
         snprintf(why, whylen, "invalid address '%.80s' (expected ADDR:PORT or [V6]:PORT)", v);
         return -1;
     }
+    a.tls = tls;
     if (c->listen_origin != src) {
         c->nlisten = 0;
         c->listen_origin = src;
@@ -726,7 +755,7 @@ static int set(struct tg_config *c, const struct directive *d, const char *v,
     case KIND_REALM:
         return set_realm(c, d, v, why, whylen);
     case KIND_LISTEN:
-        return set_listen(c, v, src, why, whylen);
+        return set_listen(c, v, src, (d->flags & FLAG_TLS) != 0, why, whylen);
     case KIND_SCHEMES:
         return set_schemes(c, v, why, whylen);
     case KIND_LIST:
@@ -1117,7 +1146,14 @@ int tg_config_defaults(struct tg_config *c)
 
 int tg_config_validate(const struct tg_config *c, char *err, size_t errlen)
 {
-    bool creds = c->htpasswd || c->users || c->htdigest;
+    bool creds = c->htpasswd || c->users || c->htdigest || c->tokens || c->jwt_keys;
+    bool tls = false;
+    for (size_t i = 0; i < c->nlisten; i++)
+        tls = tls || c->listen[i].tls;
+    if (tls && (!c->tls_cert || !c->tls_key)) {
+        snprintf(err, errlen, "--tls-listen needs --tls-cert and --tls-key");
+        return -1;
+    }
     if (c->no_auth && creds) {
         snprintf(err, errlen, "--no-auth and a credentials file (--htpasswd, --users, "
                               "--htdigest) are mutually exclusive");
@@ -1146,7 +1182,8 @@ void tg_config_fini(struct tg_config *c)
         return;
     char **owned[] = {&c->config_file, &c->htpasswd, &c->users,    &c->htdigest,
                       &c->realm,       &c->access_log, &c->auth_log, &c->nonce_secret_file,
-                      &c->groups};
+                      &c->groups,      &c->tokens,     &c->jwt_keys, &c->jwt_issuer,
+                      &c->jwt_audience, &c->jwt_user_claim, &c->tls_cert, &c->tls_key};
     for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++) {
         free(*owned[i]);
         *owned[i] = NULL;

@@ -40,6 +40,7 @@ struct tg_listen_addr {
     struct sockaddr_storage addr;
     socklen_t addrlen;
     char text[64]; /* as written, e.g. "[::1]:3128" */
+    bool tls;      /* from tls-listen: clients speak TLS to the proxy */
 };
 
 /* A repeatable free-text directive's values, in order. */
@@ -68,6 +69,20 @@ struct tg_config {
     char *nonce_secret_file; /* owned; NULL: a random secret per start */
     uint64_t nonce_ttl_ms;
     size_t auth_int_max; /* request body held to check a Digest auth-int answer */
+
+    /* Bearer tokens (auth/bearer.h). */
+    char *tokens;        /* owned; NULL if none */
+    char *jwt_keys;      /* owned; JWKS file; NULL if none */
+    char *jwt_issuer;    /* owned; NULL: not checked */
+    char *jwt_audience;  /* owned; NULL: not checked */
+    char *jwt_user_claim; /* owned */
+    uint64_t jwt_clock_skew_ms;
+
+    /* TLS listeners (net/tls.h). */
+    char *tls_cert; /* owned; PEM, full chain */
+    char *tls_key;  /* owned; PEM */
+    uint64_t tls_handshake_timeout_ms;
+    bool basic_on_plaintext; /* offer Basic on plaintext listeners even when TLS ones exist */
 
     /* Access rules and the SSRF guard (policy/acl.h). */
     struct tg_config_list access_rules; /* "allow|deny COND...", first match wins */

@@ -419,7 +419,8 @@ static void respond_407(struct tg_conn *c, const struct tg_auth_attempt *at, boo
 {
     struct tg_buf hdrs;
     struct tg_auth_challenge_ctx ctx = {
-        .error = failed && !at->stale ? "invalid_credentials" : NULL,
+        .error = failed && !at->stale ? (at->error ? at->error : "invalid_credentials") : NULL,
+        .error_description = failed ? at->error_description : NULL,
         .stale = at->stale,
     };
     tg_buf_init(&hdrs, 4096);
