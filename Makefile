@@ -14,7 +14,7 @@ endif
 ifeq ($(SAN),thread)
   OPT   := -O1 -g -fno-omit-frame-pointer -fsanitize=thread
 endif
-PKGS    := libcares openssl
+PKGS    := libcares openssl jansson
 CFLAGS  := $(CSTD) $(WARN) $(OPT) -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -pthread -MMD -MP
 LDFLAGS := $(OPT) -pthread
 LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcares -lssl -lcrypto) -lcrypt
@@ -79,18 +79,27 @@ integration: $(BUILD)/tollgate
 FUZZ_SECONDS ?= 10
 FUZZ_CC ?= clang
 FUZZ_CFLAGS := $(CSTD) $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined -Isrc
-FUZZ_LIB := $(sort $(wildcard src/base/*.c src/http/*.c) src/auth/authparam.c src/policy/acl.c src/net/cidr.c)
+FUZZ_TIMEOUT ?= 10
+FUZZ_LIB := $(sort $(wildcard src/base/*.c src/http/*.c) src/auth/authparam.c src/auth/digestcalc.c \
+              src/cred/credstore.c src/policy/acl.c src/net/cidr.c src/conf/config.c)
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
 
 build-fuzz/%: fuzz/%.c $(FUZZ_LIB)
 	@mkdir -p build-fuzz
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ -lcrypto
 
+# fuzz/dict/NAME.dict is fuzz_NAME's dictionary; the three HTTP/1.1 parsers
+# share http.dict. FUZZ_TIMEOUT (seconds) fails any single slow input.
 fuzz: $(FUZZ_BIN)
 	@set -e; for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p fuzz/corpus/$$n build-fuzz/work-$$n; \
-	  echo "== $$n: replay + $(FUZZ_SECONDS)s"; \
-	  $$f -runs=0 fuzz/corpus/$$n tests/cases >/dev/null 2>&1 || { $$f -runs=0 fuzz/corpus/$$n tests/cases; exit 1; }; \
-	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -print_final_stats=0 build-fuzz/work-$$n fuzz/corpus/$$n tests/cases 2>build-fuzz/$$n.log \
+	  case $$n in fuzz_reqhead|fuzz_resphead|fuzz_chunked) d=fuzz/dict/http.dict;; \
+	    *) d=fuzz/dict/$${n#fuzz_}.dict;; esac; \
+	  dict=; if [ -f $$d ]; then dict=-dict=$$d; fi; \
+	  echo "== $$n: replay + $(FUZZ_SECONDS)s $$dict"; \
+	  $$f -runs=0 -timeout=$(FUZZ_TIMEOUT) fuzz/corpus/$$n tests/cases >/dev/null 2>&1 \
+	    || { $$f -runs=0 -timeout=$(FUZZ_TIMEOUT) fuzz/corpus/$$n tests/cases; exit 1; }; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -timeout=$(FUZZ_TIMEOUT) -max_len=16384 $$dict \
+	    -print_final_stats=0 build-fuzz/work-$$n fuzz/corpus/$$n tests/cases 2>build-fuzz/$$n.log \
 	    || { tail -50 build-fuzz/$$n.log; exit 1; }; \
 	  tail -1 build-fuzz/$$n.log; done
 

@@ -21,7 +21,7 @@ import struct
 import sys
 import time
 
-WINDOW = 32  # requests in flight at once: the proxy needs an upstream each
+WINDOW = 8  # requests in flight at once: the proxy needs an upstream for each
 
 
 def say(obj):

@@ -6,7 +6,7 @@
 # script fails, so nothing half-works.
 set -eu
 
-build_pkgs="gcc make pkg-config libc6-dev libssl-dev libc-ares-dev libcrypt-dev"
+build_pkgs="gcc make pkg-config libc6-dev libssl-dev libc-ares-dev libcrypt-dev libjansson-dev"
 test_pkgs="$build_pkgs clang libclang-rt-14-dev llvm libcmocka-dev curl wget apache2-utils python3 python3-pytest whois openssl procps"
 bench_pkgs="$build_pkgs nginx libnginx-mod-stream wrk squid apache2-utils tinyproxy haproxy valgrind util-linux procps curl python3"
 

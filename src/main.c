@@ -32,6 +32,7 @@
 #include "loop/pool.h"
 #include "net/cidr.h"
 #include "net/sock.h"
+#include "net/tls.h"
 #include "policy/acl.h"
 #include "policy/connlimit.h"
 #include "policy/ratelimit.h"
@@ -224,6 +225,11 @@ static void reload(struct app *a)
     else
         fprintf(stderr, "tollgate: reloaded credentials (%zu users)\n",
                 tg_userdb_count(a->userdb));
+    if (a->srv.tls && tg_tls_reload(a->srv.tls, err, sizeof err) < 0)
+        fprintf(stderr, "tollgate: TLS reload failed, keeping the previous certificate: %s\n",
+                err);
+    else if (a->srv.tls)
+        fprintf(stderr, "tollgate: reloaded TLS certificate %s\n", a->cfg.tls_cert);
     if (a->bearer && tg_bearer_reload(a->bearer, err, sizeof err) < 0)
         fprintf(stderr, "tollgate: token reload failed, keeping the previous tokens: %s\n", err);
 }
@@ -290,6 +296,7 @@ static void teardown(struct app *a)
     tg_acl_free(a->srv.acl);
     tg_ratelimit_free(a->srv.rl);
     tg_connlimit_free(a->srv.connlimit);
+    tg_tls_free(a->srv.tls);
     free(a->rate_exempt);
     tg_logfile_close(&a->srv.access_log);
     tg_logfile_close(&a->srv.auth_log);
@@ -344,6 +351,17 @@ static int add_connect_port_rules(struct tg_acl *acl, const struct tg_config *cf
     return tg_acl_add_rule(acl, "deny method=CONNECT", err, len);
 }
 
+static int setup_tls(struct app *a, char *err, size_t len)
+{
+    for (size_t i = 0; i < a->cfg.nlisten; i++) {
+        if (a->cfg.listen[i].tls) {
+            a->srv.tls = tg_tls_new(a->cfg.tls_cert, a->cfg.tls_key, err, len);
+            return a->srv.tls ? 0 : -1;
+        }
+    }
+    return 0;
+}
+
 static int setup_policy(struct app *a, char *err, size_t len)
 {
     const struct tg_config *cfg = &a->cfg;
@@ -391,7 +409,8 @@ static int configure(struct app *a, int argc, char **argv)
     if (!a->pool)
         return 1;
     err[0] = '\0';
-    if (setup_auth(a, err, sizeof err) < 0 || setup_policy(a, err, sizeof err) < 0) {
+    if (setup_auth(a, err, sizeof err) < 0 || setup_policy(a, err, sizeof err) < 0 ||
+        setup_tls(a, err, sizeof err) < 0) {
         fprintf(stderr, "tollgate: %s\n", err[0] ? err : "out of memory");
         return EXIT_USAGE;
     }
@@ -403,11 +422,16 @@ static int configure(struct app *a, int argc, char **argv)
     return 0;
 }
 
-static void warn_about_mode(const struct tg_config *cfg)
+static void warn_about_mode(const struct app *a)
 {
+    const struct tg_config *cfg = &a->cfg;
+    bool plain = false;
+    for (size_t i = 0; i < cfg->nlisten; i++)
+        plain = plain || !cfg->listen[i].tls;
     if (cfg->no_auth)
         fprintf(stderr, "tollgate: WARNING: --no-auth given: this is an OPEN proxy\n");
-    else
+    else if (plain && tg_auth_offers(a->srv.auth, &tg_basic_scheme) &&
+             (!a->srv.tls || cfg->basic_on_plaintext))
         fprintf(stderr, "tollgate: warning: Basic credentials cross plaintext listeners "
                         "readable by anyone on the path\n");
 }
@@ -442,7 +466,7 @@ int main(int argc, char **argv)
         teardown(&a);
         return 1;
     }
-    warn_about_mode(&a.cfg);
+    warn_about_mode(&a);
     signal_loop(&a, &set);
     teardown(&a);
     return 0;

@@ -324,16 +324,33 @@ const struct tg_auth_offer *tg_auth_select(const struct tg_auth *a, struct tg_st
 
 int tg_auth_challenges(const struct tg_auth *a, const struct tg_auth_offer *offer,
                        struct tg_buf *out, const struct tg_auth_scheme *failed,
-                       const struct tg_auth_challenge_ctx *ctx)
+                       const struct tg_auth_challenge_ctx *ctx, bool no_basic)
 {
     static const struct tg_auth_challenge_ctx plain = {0};
     for (size_t i = 0; i < offer->n; i++) {
         const struct tg_auth_offer_item *it = &offer->item[i];
+        if (no_basic && it->scheme == &tg_basic_scheme)
+            continue;
         int rc = it->scheme->challenge(a, it->variant, out, it->scheme == failed ? ctx : &plain);
         if (rc < 0)
             return rc;
     }
     return 0;
+}
+
+bool tg_auth_offers(const struct tg_auth *a, const struct tg_auth_scheme *s)
+{
+    for (size_t i = 0; i < a->dflt.n; i++) {
+        if (a->dflt.item[i].scheme == s)
+            return true;
+    }
+    for (size_t r = 0; r < a->nrules; r++) {
+        for (size_t i = 0; i < a->rules[r].offer.n; i++) {
+            if (a->rules[r].offer.item[i].scheme == s)
+                return true;
+        }
+    }
+    return false;
 }
 
 /* Any scheme some offer names: a client may answer any challenge it was given. */
@@ -370,6 +387,11 @@ enum tg_auth_result tg_auth_start(struct tg_auth *a, struct tg_loop *loop,
     struct tg_str token = {value.p, sp ? (size_t)(sp - value.p) : value.len};
     struct tg_str rest = {sp ? sp + 1 : value.p + value.len, sp ? value.len - token.len - 1 : 0};
     at->scheme = offered_scheme(a, token);
+    if (at->scheme == &tg_basic_scheme && rq->no_basic) {
+        at->scheme = NULL;
+        at->reason = "basic_on_plaintext_refused";
+        return at->result = TG_AUTH_CHALLENGE;
+    }
     if (!at->scheme) {
         at->reason = "unsupported_scheme";
         return at->result = TG_AUTH_CHALLENGE;

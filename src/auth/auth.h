@@ -48,6 +48,7 @@ struct tg_auth_request {
     struct tg_str method;
     struct tg_str target; /* request-target as sent */
     bool is_connect;
+    bool no_basic; /* plaintext listener while TLS ones exist: Basic is neither offered nor taken */
     const char *body_hash[3]; /* auth-int: hex H(body) per Digest algorithm, or NULL */
 };
 
@@ -171,7 +172,10 @@ const struct tg_auth_offer *tg_auth_select(const struct tg_auth *auth, struct tg
  */
 int tg_auth_challenges(const struct tg_auth *auth, const struct tg_auth_offer *offer,
                        struct tg_buf *out, const struct tg_auth_scheme *failed,
-                       const struct tg_auth_challenge_ctx *ctx);
+                       const struct tg_auth_challenge_ctx *ctx, bool no_basic);
+
+/* True when the default offer or a rule offers scheme s. */
+bool tg_auth_offers(const struct tg_auth *auth, const struct tg_auth_scheme *s);
 
 /*
  * Starts authenticating a request whose Proxy-Authorization value is

@@ -48,6 +48,25 @@ static void on_free(struct tg_loop_msg *m)
     free(c);
 }
 
+static void read_client(struct tg_conn *c);
+
+static void on_kick_read(struct tg_loop_msg *m)
+{
+    struct tg_conn *c = tg_container_of(m, struct tg_conn, read_msg);
+    c->read_queued = false;
+    if (!c->closed)
+        read_client(c);
+}
+
+void tg_conn_kick_read(struct tg_conn *c)
+{
+    if (c->read_queued || c->closed)
+        return;
+    c->read_queued = true;
+    c->read_msg.cb = on_kick_read;
+    tg_loop_defer(c->w->loop, &c->read_msg);
+}
+
 static void on_process(struct tg_loop_msg *m)
 {
     struct tg_conn *c = tg_container_of(m, struct tg_conn, process_msg);
@@ -139,6 +158,8 @@ void tg_conn_close(struct tg_conn *c)
     }
     tg_loop_timer_clear(w->loop, &c->timer);
     tg_loop_watch(w->loop, &c->io, 0);
+    tg_tls_close(c->ssl);
+    c->ssl = NULL;
     close(c->io.fd);
     tg_buf_fini(&c->in);
     tg_buf_fini(&c->out);
@@ -192,10 +213,14 @@ void tg_conn_update(struct tg_conn *c)
         break;
     }
     /* Level-triggered: never ask for input there is no room for. */
-    if (reading && !c->client_eof && tg_buf_len(&c->in) < c->in.cap)
+    bool room = !c->client_eof && tg_buf_len(&c->in) < c->in.cap;
+    if (reading && room)
         ev |= EPOLLIN | EPOLLRDHUP;
     if (tg_buf_len(&c->out))
         ev |= EPOLLOUT;
+    ev |= c->tls_want;
+    if (reading && room && tg_conn_pending(c))
+        tg_conn_kick_read(c);
     tg_loop_watch(c->w->loop, &c->io, ev);
 }
 
@@ -260,6 +285,10 @@ void tg_conn_respond(struct tg_conn *c, int status, const char *reason, const ch
  */
 static void linger(struct tg_conn *c)
 {
+    if (c->ssl) { /* close_notify first, so the client knows the response is complete */
+        tg_tls_close(c->ssl);
+        c->ssl = NULL;
+    }
     if (c->client_eof || shutdown(c->io.fd, SHUT_WR) < 0) {
         tg_conn_close(c);
         return;
@@ -331,10 +360,10 @@ static void on_out_drained(struct tg_conn *c)
 bool tg_conn_flush(struct tg_conn *c)
 {
     while (tg_buf_len(&c->out)) {
-        ssize_t n = send(c->io.fd, tg_buf_head(&c->out), tg_buf_len(&c->out), MSG_NOSIGNAL);
-        if (n < 0) {
-            if (errno == EAGAIN || errno == EINTR)
-                break;
+        ssize_t n = tg_conn_send(c, tg_buf_head(&c->out), tg_buf_len(&c->out));
+        if (n == -EAGAIN)
+            break;
+        if (n <= 0) {
             tg_conn_close(c);
             return false;
         }
@@ -415,6 +444,12 @@ static void respond_429(struct tg_conn *c, uint64_t left_ms, const char *user)
     tg_conn_respond(c, 429, "rate_limited", extra, tg_errpage_body(429));
 }
 
+/* With a TLS listener, Basic is kept off plaintext ones unless --basic-on-plaintext. */
+static bool no_basic(const struct tg_conn *c)
+{
+    return !c->ssl && c->tls_listener_exists && !cfg_of(c)->basic_on_plaintext;
+}
+
 static void respond_407(struct tg_conn *c, const struct tg_auth_attempt *at, bool failed)
 {
     struct tg_buf hdrs;
@@ -424,7 +459,8 @@ static void respond_407(struct tg_conn *c, const struct tg_auth_attempt *at, boo
         .stale = at->stale,
     };
     tg_buf_init(&hdrs, 4096);
-    tg_auth_challenges(c->w->srv->auth, c->req->offer, &hdrs, failed ? at->scheme : NULL, &ctx);
+    tg_auth_challenges(c->w->srv->auth, c->req->offer, &hdrs, failed ? at->scheme : NULL, &ctx,
+                       no_basic(c));
     char *extra = strndup(hdrs.data ? tg_buf_head(&hdrs) : "", tg_buf_len(&hdrs));
     tg_buf_fini(&hdrs);
     tg_conn_respond(c, 407, at->reason, extra, tg_errpage_body(407));
@@ -508,6 +544,7 @@ static void start_auth(struct tg_conn *c, struct tg_str value)
         .method = tg_str_c(r->method),
         .target = tg_str_c(r->target),
         .is_connect = r->is_connect,
+        .no_basic = no_basic(c),
     };
     for (int i = 0; r->have_body_hash && i < TG_DIGEST_NALGS; i++)
         rq.body_hash[i] = r->body_hash[i];
@@ -818,17 +855,20 @@ void tg_conn_process(struct tg_conn *c)
 static void read_client(struct tg_conn *c)
 {
     char *tail;
-    size_t space = tg_buf_space(&c->in, &tail);
-    if (space > 0) {
-        ssize_t n = recv(c->io.fd, tail, space, 0);
+    size_t space;
+    /* TLS may hold more decrypted bytes than one read returns; epoll will not say so. */
+    while (!c->client_eof && (space = tg_buf_space(&c->in, &tail)) > 0) {
+        ssize_t n = tg_conn_recv(c, tail, space);
         if (n > 0) {
             tg_buf_produce(&c->in, (size_t)n);
         } else if (n == 0) {
             c->client_eof = true;
-        } else if (errno != EAGAIN && errno != EINTR) {
+        } else if (n != -EAGAIN) {
             tg_conn_close(c);
             return;
         }
+        if (n <= 0 || !tg_conn_pending(c))
+            break;
     }
     tg_buf_release_if_empty(&c->in);
     tg_conn_process(c);
@@ -852,9 +892,15 @@ static void on_client_io(struct tg_io *io, uint32_t events)
         drain_lingering(c);
         return;
     }
-    if ((events & EPOLLOUT) && !tg_conn_flush(c))
+    if (c->state == TG_CONN_HANDSHAKE) {
+        tg_conn_handshake(c);
         return;
-    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+    }
+    /* TLS may need the other direction to make progress: try both then. */
+    bool both = c->tls_want != 0;
+    if ((events & EPOLLOUT || both) && !tg_conn_flush(c))
+        return;
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR) || both)
         read_client(c);
 }
 
@@ -891,6 +937,9 @@ static void on_timer(struct tg_timer *t)
     case TG_CONN_DELAY:
         respond_407(c, c->at, true);
         break;
+    case TG_CONN_HANDSHAKE:
+        tg_conn_handshake_timeout(c);
+        break;
     default:
         if (c->req && !c->req->reason)
             c->req->reason = "client_timeout";
@@ -899,7 +948,8 @@ static void on_timer(struct tg_timer *t)
     }
 }
 
-struct tg_conn *tg_conn_new(struct tg_worker *w, int fd, const struct sockaddr *peer)
+struct tg_conn *tg_conn_new(struct tg_worker *w, int fd, const struct sockaddr *peer,
+                            struct tg_tls *tls)
 {
     struct tg_conn *c = calloc(1, sizeof *c);
     if (!c)
@@ -922,9 +972,16 @@ struct tg_conn *tg_conn_new(struct tg_worker *w, int fd, const struct sockaddr *
     /* A fresh connection that never speaks is held no longer than a slow
      * head would be: idle keep-alive time is earned by a first request. */
     tg_conn_set_timer(c, w->srv->cfg->header_timeout_ms);
-    if (tg_loop_watch(w->loop, &c->io, EPOLLIN | EPOLLRDHUP) < 0) {
-        tg_conn_close(c);
-        return NULL;
+    c->tls_listener_exists = w->srv->tls != NULL;
+    if (tls) {
+        c->state = TG_CONN_HANDSHAKE;
+        tg_conn_set_timer(c, w->srv->cfg->tls_handshake_timeout_ms);
+        if (!(c->ssl = tg_tls_accept(tls, fd))) {
+            tg_conn_close(c); /* from here on, closing the connection releases everything */
+            return c;
+        }
     }
+    if (tg_loop_watch(w->loop, &c->io, EPOLLIN | EPOLLRDHUP) < 0)
+        tg_conn_close(c);
     return c;
 }

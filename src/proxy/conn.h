@@ -23,6 +23,7 @@
 #include "loop/dns.h"
 #include "loop/loop.h"
 #include "net/sock.h"
+#include "net/tls.h"
 
 struct tg_worker;
 struct tg_upstream;
@@ -40,6 +41,7 @@ enum tg_conn_state {
     TG_CONN_LINGER = 7,  /* response sent, write side shut, draining input before close */
     TG_CONN_BODYWAIT = 8, /* Digest auth-int: holding the whole body before verifying */
     TG_CONN_DELAY = 9,    /* a failure answer held back (user under attack) */
+    TG_CONN_HANDSHAKE = 10, /* TLS listener: handshake before the first request */
 };
 
 /* How a body is framed on one side of the proxy. */
@@ -96,6 +98,11 @@ struct tg_conn {
     struct tg_loop_msg free_msg;
     struct tg_loop_msg process_msg;
     bool process_queued;
+    struct tg_loop_msg read_msg; /* TLS: decrypted bytes epoll cannot announce */
+    bool read_queued;
+    SSL *ssl;          /* owned; NULL on a plaintext listener */
+    uint32_t tls_want; /* EPOLLIN/EPOLLOUT the TLS layer waits for, or 0 */
+    bool tls_listener_exists; /* Basic is then refused on plaintext (unless configured) */
     struct tg_conn *prev, *next; /* worker's list */
     enum tg_conn_state state;
     bool closed;      /* teardown started; ignore further events */
@@ -118,8 +125,23 @@ struct tg_conn {
     struct tg_tunnel *tun;          /* owned while tunnelling */
 };
 
-/* Creates a connection for an accepted fd (ownership passes). NULL on failure. */
-struct tg_conn *tg_conn_new(struct tg_worker *w, int fd, const struct sockaddr *peer);
+/*
+ * Creates a connection for an accepted fd (ownership passes), a TLS one
+ * when tls is given. NULL only when nothing was taken over (out of memory);
+ * otherwise the connection owns fd and its counts, even if already closing.
+ */
+struct tg_conn *tg_conn_new(struct tg_worker *w, int fd, const struct sockaddr *peer,
+                            struct tg_tls *tls);
+
+/* Client I/O (clientio.c): socket conventions over TCP or TLS: count, 0 EOF, -EAGAIN, -errno. */
+ssize_t tg_conn_recv(struct tg_conn *c, void *buf, size_t len);
+ssize_t tg_conn_send(struct tg_conn *c, const void *buf, size_t len);
+bool tg_conn_pending(const struct tg_conn *c); /* TLS bytes buffered past epoll's view */
+void tg_conn_handshake(struct tg_conn *c);
+void tg_conn_handshake_timeout(struct tg_conn *c);
+
+/* Schedules a read on the next loop turn (TLS data already buffered). */
+void tg_conn_kick_read(struct tg_conn *c);
 
 /* Starts closing: fds closed now, memory freed at the end of the turn. */
 void tg_conn_close(struct tg_conn *c);

@@ -15,6 +15,7 @@
 #include "log/logfile.h"
 
 struct tg_acl;
+struct tg_tls;
 struct tg_connlimit;
 struct tg_ratelimit;
 
@@ -24,6 +25,7 @@ struct tg_server {
     struct tg_acl *acl;          /* owned by main: access rules and the SSRF guard */
     struct tg_ratelimit *rl;     /* owned by main; NULL with --no-auth */
     struct tg_connlimit *connlimit; /* owned by main */
+    struct tg_tls *tls;          /* owned by main; NULL without TLS listeners */
     struct tg_logfile access_log;
     struct tg_logfile auth_log;
     struct tg_reqhead_limits limits;

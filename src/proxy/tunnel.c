@@ -5,6 +5,11 @@
  * shutdown(SHUT_WR) on the other once the pipe is empty (half-close), and
  * the tunnel ends when both directions have. An idle timeout bounds
  * tunnels nobody uses.
+ *
+ * A client on a TLS listener cannot be spliced: its bytes must be
+ * decrypted. Those tunnels relay through the connection's two buffers
+ * instead (TLS inside TLS for HTTPS through an HTTPS proxy), with the same
+ * half-close rules; close_notify stands for the client-side shutdown.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "net/tls.h"
 #include "proxy/conn.h"
 #include "proxy/server.h"
 #include "proxy/upstream.h"
@@ -102,9 +108,116 @@ static void finish(struct tg_conn *c)
     tg_conn_close(c);
 }
 
+/* Client -> origin for a TLS client: decrypt into c->in, send on. */
+static int relay_up(struct tg_conn *c, struct direction *d)
+{
+    int progress = 0, ufd = c->up->io.fd;
+    char *tail;
+    size_t space;
+    while (!d->src_eof && (space = tg_buf_space(&c->in, &tail)) > 0) {
+        ssize_t n = tg_conn_recv(c, tail, space);
+        if (n == -EAGAIN)
+            break;
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            d->src_eof = true;
+        tg_buf_produce(&c->in, (size_t)n);
+        progress = 1;
+    }
+    while (tg_buf_len(&c->in)) {
+        ssize_t n = send(ufd, tg_buf_head(&c->in), tg_buf_len(&c->in), MSG_NOSIGNAL);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            break;
+        if (n < 0)
+            return -1;
+        d->bytes += (uint64_t)n;
+        tg_buf_consume(&c->in, (size_t)n);
+        progress = 1;
+    }
+    if (d->src_eof && tg_buf_len(&c->in) == 0 && !d->dst_shut) {
+        shutdown(ufd, SHUT_WR);
+        d->dst_shut = true;
+    }
+    return progress;
+}
+
+/* Origin -> TLS client: read into c->out, encrypt on. */
+static int relay_down(struct tg_conn *c, struct direction *d)
+{
+    int progress = 0, ufd = c->up->io.fd;
+    char *tail;
+    size_t space;
+    while (!d->src_eof && (space = tg_buf_space(&c->out, &tail)) > 0) {
+        ssize_t n = recv(ufd, tail, space, 0);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            break;
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            d->src_eof = true;
+        tg_buf_produce(&c->out, (size_t)n);
+        progress = 1;
+        if (n == 0)
+            break;
+    }
+    while (tg_buf_len(&c->out)) {
+        ssize_t n = tg_conn_send(c, tg_buf_head(&c->out), tg_buf_len(&c->out));
+        if (n == -EAGAIN)
+            break;
+        if (n <= 0)
+            return -1;
+        d->bytes += (uint64_t)n;
+        tg_buf_consume(&c->out, (size_t)n);
+        progress = 1;
+    }
+    if (d->src_eof && tg_buf_len(&c->out) == 0 && !d->dst_shut) {
+        tg_tls_notify_close(c->ssl);
+        shutdown(c->io.fd, SHUT_WR);
+        d->dst_shut = true;
+    }
+    return progress;
+}
+
+static void pump_tls(struct tg_conn *c)
+{
+    struct tg_tunnel *t = c->tun;
+    int a, b;
+    do {
+        a = relay_up(c, &t->up);
+        b = relay_down(c, &t->down);
+        if (a < 0 || b < 0) {
+            c->req->reason = "tunnel_error";
+            finish(c);
+            return;
+        }
+        if (a > 0 || b > 0)
+            t->last_active_ms = tg_loop_now(c->w->loop);
+    } while ((a > 0 || b > 0) && !(t->up.dst_shut && t->down.dst_shut));
+    if (t->up.dst_shut && t->down.dst_shut) {
+        finish(c);
+        return;
+    }
+    uint32_t cev = c->tls_want, uev = 0;
+    if (!t->up.src_eof && tg_buf_len(&c->in) < c->in.cap)
+        cev |= EPOLLIN | EPOLLRDHUP;
+    if (tg_buf_len(&c->out))
+        cev |= EPOLLOUT;
+    if (!t->down.src_eof && tg_buf_len(&c->out) < c->out.cap)
+        uev |= EPOLLIN | EPOLLRDHUP;
+    if (tg_buf_len(&c->in))
+        uev |= EPOLLOUT;
+    tg_loop_watch(c->w->loop, &c->io, cev);
+    tg_upstream_watch(c->up, uev);
+}
+
 void tg_tunnel_pump(struct tg_conn *c)
 {
     struct tg_tunnel *t = c->tun;
+    if (c->ssl) {
+        pump_tls(c);
+        return;
+    }
     int cfd = c->io.fd, ufd = c->up->io.fd;
     int a, b;
     do {
@@ -157,13 +270,17 @@ void tg_tunnel_start(struct tg_conn *c)
     c->tun = t;
     c->state = TG_CONN_TUNNEL;
     t->last_active_ms = tg_loop_now(c->w->loop);
+    tg_conn_set_timer(c, c->w->srv->cfg->tunnel_idle_timeout_ms);
+    if (c->ssl) { /* the relay uses both buffers; early bytes in c->in go first */
+        tg_tunnel_pump(c);
+        return;
+    }
     tg_buf_fini(&c->out);
     if (!send_early_bytes(c)) {
         finish(c);
         return;
     }
     tg_buf_fini(&c->in);
-    tg_conn_set_timer(c, c->w->srv->cfg->tunnel_idle_timeout_ms);
     tg_tunnel_pump(c);
 }
 

@@ -67,7 +67,7 @@ static void on_accept(struct tg_io *io, uint32_t events)
             shed(w, fd, sa, "max_connections_per_address");
             continue;
         }
-        if (!tg_conn_new(w, fd, sa)) {
+        if (!tg_conn_new(w, fd, sa, l->tls ? w->srv->tls : NULL)) {
             close(fd);
             tg_connlimit_release(w->srv->connlimit, sa);
             atomic_fetch_sub(&w->srv->nconns, 1);
@@ -95,6 +95,7 @@ struct tg_worker *tg_worker_new(int id, struct tg_server *srv, const int *lfds, 
         l->io.cb = on_accept;
         l->w = w;
         l->text = srv->cfg->listen[i].text;
+        l->tls = srv->cfg->listen[i].tls;
     }
     if (!w->loop || !w->dns || !w->scratch || !w->scratch_resp) {
         tg_worker_free(w);

@@ -26,6 +26,7 @@ struct tg_listener {
     struct tg_io io;
     struct tg_worker *w;
     const char *text; /* borrowed: "ADDR:PORT" as configured */
+    bool tls;
 };
 
 struct tg_worker {
