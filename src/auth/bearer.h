@@ -39,15 +39,21 @@ void tg_bearer_free(struct tg_bearer *b);
 
 /*
  * Verifies a token (the credentials after "Bearer "). Returns 0 and the
- * user name in user[0..userlen), or -1 with *reason one of "malformed",
- * "unknown", "revoked", "expired", "not_yet_valid", "bad_signature",
- * "wrong_issuer", "wrong_audience", "no_user_claim", "unsupported_algorithm".
- * now_ms is Unix time in ms. Thread-safe; cheap on a cache hit.
+ * user name NUL-terminated in user[0..userlen) with *reason "verified" or
+ * "cached", or -1 with *reason one of "malformed", "unknown" (also: a JWT
+ * whose kid no key has), "revoked", "expired", "not_yet_valid",
+ * "bad_signature", "wrong_issuer", "wrong_audience", "no_user_claim",
+ * "unsupported_algorithm" (also: no key of the algorithm's type). Reasons
+ * are static strings. A name that does not fit userlen is refused, never
+ * truncated. A token with exactly two dots goes to the JWT keys (when
+ * configured), any other to the token file. now_ms is Unix time in ms.
+ * Thread-safe; cheap on a cache hit.
  */
 int tg_bearer_verify(struct tg_bearer *b, struct tg_str token, uint64_t now_ms, char *user,
                      size_t userlen, const char **reason);
 
-/* A human text for an error_description, e.g. "token expired". */
+/* A human text for an error_description, e.g. "token expired"; static,
+ * never holds token or key bytes, and is safe inside a quoted-string. */
 const char *tg_bearer_describe(const char *reason);
 
 #endif
