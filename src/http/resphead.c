@@ -175,9 +175,11 @@ long tg_resphead_parse(const char *buf, size_t len, size_t max_head, bool reques
     out->body = TG_BODY_NONE;
     if (has_body && decide_body(out, &f, err) < 0)
         return -1;
-    /* RFC 9112 §9.3; a body delimited by close ends the connection. */
-    out->keep_alive =
-        !f.close && (out->minor_version == 1 || f.keep_alive) && out->body != TG_BODY_CLOSE;
+    /* RFC 9112 §9.3; a body delimited by close ends the connection, and an
+     * HTTP/1.0 message with Transfer-Encoding has faulty framing (§6.1). */
+    bool faulty = out->minor_version == 0 && f.te.nfields > 0;
+    out->keep_alive = !f.close && (out->minor_version == 1 || f.keep_alive) &&
+                      out->body != TG_BODY_CLOSE && !faulty;
     out->head_len = (size_t)head_len;
     return head_len;
 }

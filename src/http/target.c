@@ -65,7 +65,9 @@ static bool is_ipv6(struct tg_str h)
     char copy[INET6_ADDRSTRLEN];
     struct in6_addr addr;
 
-    if (h.len == 0 || h.len >= sizeof(copy) || memchr(h.p, '%', h.len))
+    /* inet_pton stops at a NUL, so "::1\0evil" must be refused here. */
+    if (h.len == 0 || h.len >= sizeof(copy) || memchr(h.p, '%', h.len) ||
+        memchr(h.p, '\0', h.len))
         return false;
     memcpy(copy, h.p, h.len);
     copy[h.len] = '\0';

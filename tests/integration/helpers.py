@@ -425,3 +425,41 @@ class Proxy:
                 f.close()
             except OSError:
                 pass
+
+
+# ---- abuse / hostile-input tests (test_abuse.py, test_hostile_wall.py) ----
+
+class BoundClient(Client):
+    """A Client whose socket is bound to a chosen source address before it connects, so one
+    test can speak from many client addresses (127.0.0.2, 127.0.0.3, ... all reach a proxy
+    listening on 127.0.0.1; for IPv6 give (addr, 0, 0, scope_id) as source)."""
+
+    def __init__(self, port, source, host="127.0.0.1", timeout=10.0):
+        src = source if isinstance(source, tuple) else (source, 0)
+        family = socket.AF_INET6 if ":" in src[0] else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        try:
+            self.sock.bind(src)
+            self.sock.connect((host, port))
+        except OSError:
+            self.sock.close()
+            raise
+        self.timeout = timeout
+        self.buf = b""
+        self.eof = False
+
+
+def connect_from(proxy, source, timeout=10.0, index=0):
+    """A BoundClient to the proxy's listener `index`, speaking from `source`."""
+    host, port = proxy.addrs[index]
+    return BoundClient(port, source, host, timeout)
+
+
+def proc_rss_kib(pid):
+    """Resident set size of a process in KiB (VmRSS from /proc/PID/status)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for pid {pid}")

@@ -25,7 +25,7 @@
 #include "conf/config.h"
 
 #define MAX_ARGS 64
-#define KNOWN_SCHEMES "basic, digest, digest-sha256, digest-md5, digest-sha512-256"
+#define KNOWN_SCHEMES "basic, digest, digest-sha256, digest-md5, digest-sha512-256, bearer"
 
 /* ---- helpers ---- */
 
@@ -186,9 +186,20 @@ static void test_directive_table_lists_every_directive_in_help_order(void **stat
 {
     static const char *const names[] = {"config",
                                         "listen",
+                                        "tls-listen",
+                                        "tls-cert",
+                                        "tls-key",
+                                        "tls-handshake-timeout",
+                                        "basic-on-plaintext",
                                         "htpasswd",
                                         "users",
                                         "htdigest",
+                                        "tokens",
+                                        "jwt-keys",
+                                        "jwt-issuer",
+                                        "jwt-audience",
+                                        "jwt-user-claim",
+                                        "jwt-clock-skew",
                                         "realm",
                                         "auth",
                                         "auth-rule",
