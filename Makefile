@@ -50,6 +50,7 @@ deps-build:
 
 deps-test:
 	@scripts/deps.sh test
+	@sh tests/integration/browser/setup.sh
 
 run: deps-build
 	@$(MAKE) --no-print-directory all

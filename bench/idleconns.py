@@ -22,6 +22,7 @@ import sys
 import time
 
 WINDOW = 8  # requests in flight at once: the proxy needs an upstream for each
+GIVE_UP = 3  # connects in a row that fail: the proxy is full
 
 
 def say(obj):
@@ -30,17 +31,24 @@ def say(obj):
 
 
 def open_all(addr, count):
-    socks, failed = [], 0
+    """Connects one at a time. A proxy at its connection limit stops
+    accepting and, once its listen backlog is full, SYNs go unanswered:
+    after a few connects in a row time out, the rest would too, so stop."""
+    socks, failed, in_a_row = [], 0, 0
     for _ in range(count):
         s = socket.socket()
         s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        s.settimeout(5)
+        s.settimeout(2)
         try:
             s.connect(addr)
         except OSError:
             s.close()
             failed += 1
+            in_a_row += 1
+            if in_a_row == GIVE_UP:
+                break
             continue
+        in_a_row = 0
         s.setblocking(False)
         socks.append(s)
     return socks, failed

@@ -1,10 +1,9 @@
 """PERF=1: where Tollgate and HAProxy spend their time in the keep-alive,
 new-connection, body and tunnel scenarios: self time by symbol, time with
-callees
-(`perf record --call-graph dwarf`: no frame pointers needed), and
-syscalls per request or per MiB from `perf stat` on the syscall tracepoints.
-A separate pass after the measured ones: perf slows what it watches, so
-nothing here feeds the table.
+callees for the program's own functions (`perf record --call-graph dwarf`,
+so no frame pointers are needed), and syscalls per request or per MiB from
+`perf stat` on the syscall tracepoints. A separate pass after the measured
+ones: perf slows what it watches, so nothing here feeds the table.
 """
 import os
 import shutil
@@ -53,9 +52,10 @@ def perf_profile(pid, workload, units, path):
     for ln in inclusive.stdout.splitlines():
         f = ln.split()
         if len(f) >= 5 and not ln.startswith("#") and f[3] == "[.]" and \
-                not f[2].startswith(("libc", "[")) and float(f[0].rstrip("%")) < 90:
+                not f[2].startswith(("libc", "[")) and not f[4].startswith("0x") and \
+                float(f[0].rstrip("%")) < 90:
             own.append(f"{f[0]} {f[4]}")
-    return top[:14], own[:16], sorted(calls, reverse=True)[:8]
+    return top[:14], own[:40], sorted(calls, reverse=True)[:8]
 
 
 def jobs_for(stack, name):

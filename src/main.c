@@ -7,7 +7,7 @@
  *                   most shutdown-grace seconds), then exit 0
  *   SIGHUP          re-read credential files; a broken file keeps old data
  *   SIGUSR1         reopen log files (logrotate)
- * Subcommands: `passwd` (cli/passwd.h), `demo-user FILE` (make run) and
+ * Subcommands: `passwd` (cli/passwd.h), `token` (cli/token.h), `demo-user FILE` (make run) and
  * `directives` (the directive table as Markdown, for the docs).
  * Exit status: 0 clean exit, 1 run-time failure (cannot bind, out of
  * memory), 2 usage or configuration error.
@@ -27,6 +27,7 @@
 #include "base/secret.h"
 #include "conf/config.h"
 #include "cli/passwd.h"
+#include "cli/token.h"
 #include "cred/userfile.h"
 #include "loop/dns.h"
 #include "loop/pool.h"
@@ -444,6 +445,8 @@ int main(int argc, char **argv)
         return demo_user(argc, argv);
     if (argc > 1 && strcmp(argv[1], "passwd") == 0)
         return tg_passwd_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "token") == 0)
+        return tg_token_main(argc - 1, argv + 1);
     if (argc == 2 && strcmp(argv[1], "directives") == 0) {
         tg_config_print_markdown(stdout); /* the docs' table: scripts/gen-docs.sh */
         return 0;

@@ -33,9 +33,12 @@
 #include "auth/tokens.h"
 #include "base/secret.h"
 
-#define CACHE_SHARDS 16 /* independent mutexes: workers rarely contend */
-#define CACHE_SETS 64   /* per shard */
-#define CACHE_WAYS 4    /* 16 * 64 * 4 = 4096 verified tokens remembered */
+_Static_assert(TG_JWT_USER_MAX == TG_AUTH_USER_MAX && TG_TOKENS_USER_MAX == TG_AUTH_USER_MAX,
+               "one user-name limit for every source");
+
+#define CACHE_SHARDS 16                      /* independent mutexes: workers rarely contend */
+#define CACHE_SETS 64                        /* per shard */
+#define CACHE_WAYS 4                         /* 16 * 64 * 4 = 4096 verified tokens remembered */
 #define CACHE_DEFAULT_TTL_MS (5 * 60 * 1000) /* for tokens that carry no expiry */
 
 /* One generation of loaded files; immutable while referenced. */
@@ -59,13 +62,13 @@ struct shard {
 };
 
 struct tg_bearer {
-    char *tokens_file;        /* owned; NULL: none */
-    char *keys_file;          /* owned; NULL: none */
-    char *issuer, *audience;  /* owned; NULL: not checked */
-    char *user_claim;         /* owned */
+    char *tokens_file;           /* owned; NULL: none */
+    char *keys_file;             /* owned; NULL: none */
+    char *issuer, *audience;     /* owned; NULL: not checked */
+    char *user_claim;            /* owned */
     struct tg_jwt_policy policy; /* borrows the strings above */
-    pthread_mutex_t lock;     /* guards cur and next_gen */
-    struct source *cur;       /* owned reference */
+    pthread_mutex_t lock;        /* guards cur and next_gen */
+    struct source *cur;          /* owned reference */
     uint64_t next_gen;
     atomic_uint_fast64_t gen; /* cur->gen, readable without the lock */
     struct shard *shards;     /* owned; CACHE_SHARDS */
@@ -333,8 +336,7 @@ int tg_bearer_verify(struct tg_bearer *b, struct tg_str token, uint64_t now_ms, 
         why = "malformed";
     if (!why) {
         memcpy(user, found, strlen(found) + 1);
-        cache_put(b, d, s->gen, now_ms, until_ms ? until_ms : now_ms + CACHE_DEFAULT_TTL_MS,
-                  found);
+        cache_put(b, d, s->gen, now_ms, until_ms ? until_ms : now_ms + CACHE_DEFAULT_TTL_MS, found);
     }
     source_release(s);
     *reason = why ? why : "verified";

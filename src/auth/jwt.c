@@ -62,17 +62,17 @@ struct alg {
     enum kind kind;
     const char *md; /* OpenSSL digest name; NULL for EdDSA */
     bool pss;
-    size_t len;     /* ES*: bytes per coordinate; HS*: digest size */
+    size_t len; /* ES*: bytes per coordinate; HS*: digest size */
 };
 
 /* RFC 7518 §3.1 and RFC 8037 §3.1; "none" is deliberately absent. */
 static const struct alg algs[] = {
-    {"RS256", KIND_RSA, "SHA256", false, 0},     {"RS384", KIND_RSA, "SHA384", false, 0},
-    {"RS512", KIND_RSA, "SHA512", false, 0},     {"PS256", KIND_RSA, "SHA256", true, 0},
-    {"PS384", KIND_RSA, "SHA384", true, 0},      {"PS512", KIND_RSA, "SHA512", true, 0},
-    {"ES256", KIND_P256, "SHA256", false, 32},   {"ES384", KIND_P384, "SHA384", false, 48},
-    {"EdDSA", KIND_ED25519, NULL, false, 0},     {"Ed25519", KIND_ED25519, NULL, false, 0},
-    {"HS256", KIND_OCT, "SHA256", false, 32},    {"HS384", KIND_OCT, "SHA384", false, 48},
+    {"RS256", KIND_RSA, "SHA256", false, 0},   {"RS384", KIND_RSA, "SHA384", false, 0},
+    {"RS512", KIND_RSA, "SHA512", false, 0},   {"PS256", KIND_RSA, "SHA256", true, 0},
+    {"PS384", KIND_RSA, "SHA384", true, 0},    {"PS512", KIND_RSA, "SHA512", true, 0},
+    {"ES256", KIND_P256, "SHA256", false, 32}, {"ES384", KIND_P384, "SHA384", false, 48},
+    {"EdDSA", KIND_ED25519, NULL, false, 0},   {"Ed25519", KIND_ED25519, NULL, false, 0},
+    {"HS256", KIND_OCT, "SHA256", false, 32},  {"HS384", KIND_OCT, "SHA384", false, 48},
     {"HS512", KIND_OCT, "SHA512", false, 64},
 };
 
@@ -334,8 +334,7 @@ static bool load_set(struct tg_jwt_keys *ks, struct load *l, json_t *doc)
 {
     json_t *arr = json_object_get(doc, "keys");
     if (!json_is_object(doc) || !json_is_array(arr)) {
-        snprintf(l->err, l->errlen, "%s: not a JWK Set (an object with a \"keys\" array)",
-                 l->name);
+        snprintf(l->err, l->errlen, "%s: not a JWK Set (an object with a \"keys\" array)", l->name);
         return false;
     }
     if (json_array_size(arr) > TG_JWT_KEYS_MAX) {
@@ -356,8 +355,10 @@ static bool load_set(struct tg_jwt_keys *ks, struct load *l, json_t *doc)
         ks->n += (size_t)rc;
     }
     if (ks->n == 0) {
-        snprintf(l->err, l->errlen, "%s: no usable signature key (RSA, EC P-256/P-384, "
-                                    "Ed25519 or oct)", l->name);
+        snprintf(l->err, l->errlen,
+                 "%s: no usable signature key (RSA, EC P-256/P-384, "
+                 "Ed25519 or oct)",
+                 l->name);
         return false;
     }
     return true;
@@ -635,8 +636,8 @@ static enum tg_jwt_result check_claims(const struct tg_jwt_policy *pol, json_t *
 static json_t *decode_object(const char *p, size_t len, unsigned char *buf)
 {
     long n = b64url_decode(p, len, buf, PART_MAX);
-    json_t *v = n > 0 ? json_loadb((const char *)buf, (size_t)n, JSON_REJECT_DUPLICATES, NULL)
-                      : NULL;
+    json_t *v =
+        n > 0 ? json_loadb((const char *)buf, (size_t)n, JSON_REJECT_DUPLICATES, NULL) : NULL;
     if (v && !json_is_object(v)) {
         json_decref(v);
         v = NULL;

@@ -21,12 +21,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TG_JWT_TOKEN_MAX 8192      /* longest compact JWT accepted (RSA-4096 + claims fit) */
-#define TG_JWT_USER_MAX 128        /* = TG_AUTH_USER_MAX */
+#define TG_JWT_TOKEN_MAX 8192           /* longest compact JWT accepted (RSA-4096 + claims fit) */
+#define TG_JWT_USER_MAX 128             /* = TG_AUTH_USER_MAX */
 #define TG_JWT_KEYS_FILE_MAX (1u << 20) /* a JWKS is a few kB; refuses a wrong path */
-#define TG_JWT_KEYS_MAX 64         /* keys in one set; rotation needs two or three */
-#define TG_JWT_RSA_MIN_BITS 2048   /* RFC 7518 §3.3 */
-#define TG_JWT_HMAC_MIN_BYTES 32   /* RFC 7518 §3.2: at least the HS256 hash size */
+#define TG_JWT_KEYS_MAX 64              /* keys in one set; rotation needs two or three */
+#define TG_JWT_RSA_MIN_BITS 2048        /* RFC 7518 §3.3 */
+#define TG_JWT_HMAC_MIN_BYTES 32        /* RFC 7518 §3.2: at least the HS256 hash size */
 
 /* A loaded JWK Set; immutable, so any thread may verify with it. */
 struct tg_jwt_keys;
@@ -45,12 +45,12 @@ enum tg_jwt_result {
     TG_JWT_UNKNOWN_KEY = 2,     /* a kid that no key in the set has */
     TG_JWT_UNSUPPORTED_ALG = 3, /* none, unknown, or no key of the alg's type (confusion) */
     TG_JWT_BAD_SIGNATURE = 4,
-    TG_JWT_EXPIRED = 5,         /* now >= exp + skew */
-    TG_JWT_NOT_YET_VALID = 6,   /* now + skew < nbf */
+    TG_JWT_EXPIRED = 5,       /* now >= exp + skew */
+    TG_JWT_NOT_YET_VALID = 6, /* now + skew < nbf */
     TG_JWT_WRONG_ISSUER = 7,
-    TG_JWT_WRONG_AUDIENCE = 8,  /* aud neither the audience nor an array holding it */
-    TG_JWT_NO_USER_CLAIM = 9,   /* the user claim is absent, not a string, empty, longer
-                                   than TG_JWT_USER_MAX, or holds control characters */
+    TG_JWT_WRONG_AUDIENCE = 8, /* aud neither the audience nor an array holding it */
+    TG_JWT_NO_USER_CLAIM = 9,  /* the user claim is absent, not a string, empty, longer
+                                  than TG_JWT_USER_MAX, or holds control characters */
 };
 
 /*

@@ -268,8 +268,8 @@ static bool build_table(struct tg_tokens *t, struct parse *p)
         for (; t->slots[s]; s = (s + 1) & mask) {
             const struct entry *o = &t->e[t->slots[s] - 1];
             if (memcmp(o->digest, t->e[i].digest, TG_TOKENS_DIGEST_LEN) == 0) {
-                snprintf(p->err, p->errlen, "%s:%u: the same token is already on line %u",
-                         p->name, t->e[i].line, o->line);
+                snprintf(p->err, p->errlen, "%s:%u: the same token is already on line %u", p->name,
+                         t->e[i].line, o->line);
                 return false;
             }
         }
@@ -405,8 +405,7 @@ static void b64url(const unsigned char *in, size_t n, char *out)
     out[o] = '\0';
 }
 
-int tg_tokens_mint(char token[TG_TOKENS_MINTED_LEN + 1],
-                   unsigned char digest[TG_TOKENS_DIGEST_LEN])
+int tg_tokens_mint(char token[TG_TOKENS_MINTED_LEN + 1], unsigned char digest[TG_TOKENS_DIGEST_LEN])
 {
     unsigned char raw[TG_TOKENS_MINT_BYTES];
     int rc = tg_secret_random(raw, sizeof raw);
@@ -437,7 +436,8 @@ int tg_tokens_append(const char *path, const unsigned char digest[TG_TOKENS_DIGE
         snprintf(err, errlen, "%s: %s", path, bad ? bad : "expiry too far in the future");
         return -1;
     }
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    /* Read access too: lacks_final_newline() looks at the last byte. */
+    int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return -1;

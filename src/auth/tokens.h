@@ -25,12 +25,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TG_TOKENS_DIGEST_LEN 32         /* SHA-256 */
-#define TG_TOKENS_USER_MAX 128          /* = TG_AUTH_USER_MAX: longer names never authenticate */
-#define TG_TOKENS_LINE_MAX 1024         /* a valid line is < 250 bytes; more is not a token file */
-#define TG_TOKENS_FILE_MAX (64u << 20)  /* ~300k tokens; refuses to slurp a wrong path */
-#define TG_TOKENS_MINT_BYTES 32         /* 256 bits of randomness per minted token */
-#define TG_TOKENS_MINTED_LEN 43         /* base64url of 32 bytes, no padding */
+#define TG_TOKENS_DIGEST_LEN 32        /* SHA-256 */
+#define TG_TOKENS_USER_MAX 128         /* = TG_AUTH_USER_MAX: longer names never authenticate */
+#define TG_TOKENS_LINE_MAX 1024        /* a valid line is < 250 bytes; more is not a token file */
+#define TG_TOKENS_FILE_MAX (64u << 20) /* ~300k tokens; refuses to slurp a wrong path */
+#define TG_TOKENS_MINT_BYTES 32        /* 256 bits of randomness per minted token */
+#define TG_TOKENS_MINTED_LEN 43        /* base64url of 32 bytes, no padding */
 #define TG_TOKENS_EXPIRY_MAX 253402300799ull /* 9999-12-31T23:59:59Z */
 
 /* A parsed token file; immutable once loaded, so readers need no lock. */

@@ -568,11 +568,10 @@ static int add_list(struct tg_config *c, const struct directive *d, const char *
 /* "N/SECONDS": N failures allowed per window. */
 static int set_rate(struct tg_config *c, const char *v, char *why, size_t whylen)
 {
-    char *end;
-    unsigned long long ms;
-    unsigned long n = strtoul(v, &end, 10);
-    if (end == v || *end != '/' || n < 1 || n > 100 || !parse_seconds(end + 1, &ms) ||
-        ms < 1000 || ms > SECONDS_MAX_MS) {
+    const char *slash = strchr(v, '/');
+    unsigned long long ms, n = 0;
+    if (!slash || !parse_digits(v, (size_t)(slash - v), &n) || n < 1 || n > 100 ||
+        !parse_seconds(slash + 1, &ms) || ms < 1000 || ms > SECONDS_MAX_MS) {
         snprintf(why, whylen, "expected N/SECONDS like 5/60 (N 1..100, 1..86400 s), got '%.80s'",
                  v);
         return -1;

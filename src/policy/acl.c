@@ -795,6 +795,31 @@ bool tg_acl_guarded(const struct tg_acl *acl, const struct sockaddr *sa)
            any_prefix(acl->own, acl->nown, sa);
 }
 
+static void query_init(struct query *q, const struct tg_acl_request *rq)
+{
+    q->rq = rq;
+    q->user = rq->user ? tg_str_c(rq->user) : (struct tg_str){NULL, 0};
+    q->host = rq->host ? tg_str_c(rq->host) : (struct tg_str){NULL, 0};
+    if (q->host.len > 0 && q->host.p[q->host.len - 1] == '.')
+        q->host.len--;
+}
+
+bool tg_acl_denied_early(const struct tg_acl *acl, const struct tg_acl_request *rq, size_t *rule)
+{
+    struct query q;
+    query_init(&q, rq);
+    for (size_t i = 0; i < acl->nrules; i++) {
+        if (has(acl->rules[i], COND_DEST))
+            return false; /* needs the resolved address: decided after DNS */
+        if (rule_matches(acl, acl->rules[i], &q)) {
+            *rule = i + 1;
+            return !acl->rules[i]->allow;
+        }
+    }
+    *rule = 0;
+    return !acl->default_allow;
+}
+
 enum tg_acl_verdict tg_acl_check(const struct tg_acl *acl, const struct tg_acl_request *rq,
                                  size_t *rule)
 {

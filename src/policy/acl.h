@@ -115,6 +115,14 @@ enum tg_acl_verdict tg_acl_check(const struct tg_acl *acl, const struct tg_acl_r
                                  size_t *rule);
 
 /*
+ * Before resolution: true when the rules already deny the request without
+ * knowing its address (the first rule that could match needs none), so a
+ * denied name is never even looked up. *rule as for tg_acl_check. False
+ * means "not denied yet": tg_acl_check still runs on each address.
+ */
+bool tg_acl_denied_early(const struct tg_acl *acl, const struct tg_acl_request *rq, size_t *rule);
+
+/*
  * True when the address is in a range the SSRF guard refuses by default
  * (--allow-destination not considered); also for a family other than
  * AF_INET/AF_INET6. IPv4-mapped IPv6 addresses are judged as IPv4.

@@ -95,15 +95,26 @@ static void on_resolved(void *arg, const struct tg_dns_result *res)
     start_connect(c, false);
 }
 
+/* The access-log reason naming the rule that denied (0: the default). */
+static const char *rule_reason(struct tg_conn *c, size_t rule)
+{
+    static _Thread_local char reason[48];
+    if (rule == 0)
+        return "access_default_deny";
+    if (rule > cfg_of(c)->access_rules.n) /* the rules main adds for --connect-ports */
+        return "connect_port_denied";
+    snprintf(reason, sizeof reason, "access_rule_%zu", rule);
+    return reason;
+}
+
 /*
  * Access rules and the SSRF guard judge each address actually about to be
- * connected, so a name resolving to a guarded address is caught. Returns
+ * connected (sa NULL: before resolution, only what needs no address), so a name resolving to a guarded address is caught. Returns
  * NULL when allowed, else the log reason.
  */
 static const char *denied(struct tg_conn *c, const struct sockaddr *sa)
 {
     struct tg_req *r = c->req;
-    static _Thread_local char reason[48];
     struct tg_acl_request rq = {
         .user = r->user[0] ? r->user : NULL,
         .host = r->host,
@@ -113,6 +124,8 @@ static const char *denied(struct tg_conn *c, const struct sockaddr *sa)
         .dest = sa,
     };
     size_t rule = 0;
+    if (!sa)
+        return tg_acl_denied_early(c->w->srv->acl, &rq, &rule) ? rule_reason(c, rule) : NULL;
     switch (tg_acl_check(c->w->srv->acl, &rq, &rule)) {
     case TG_ACL_ALLOW:
         return NULL;
@@ -121,12 +134,7 @@ static const char *denied(struct tg_conn *c, const struct sockaddr *sa)
     case TG_ACL_DENY_RULE:
         break;
     }
-    if (rule == 0)
-        return "access_default_deny";
-    if (rule > cfg_of(c)->access_rules.n) /* the rules main adds for --connect-ports */
-        return "connect_port_denied";
-    snprintf(reason, sizeof reason, "access_rule_%zu", rule);
-    return reason;
+    return rule_reason(c, rule);
 }
 
 /* Opens a connection to the next allowed resolved address; 403 or 502 when none is left. */
@@ -166,6 +174,11 @@ static void start_connect(struct tg_conn *c, bool allow_pool)
     struct tg_req *r = c->req;
     char key[300];
     key_of(r, key, sizeof key);
+    const char *early = r->addrs ? NULL : denied(c, NULL);
+    if (early) {
+        fail(c, 403, early);
+        return;
+    }
     if (allow_pool && !r->is_connect && (c->up = tg_upstream_take(c->w, key)) != NULL) {
         /* Pooled for someone else: this user must be allowed to that address too. */
         const char *why = denied(c, (const struct sockaddr *)&c->up->sa);

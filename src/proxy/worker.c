@@ -23,10 +23,11 @@
 #include "policy/connlimit.h"
 #include "proxy/upstream.h"
 
+#define BUSY_BODY "Tollgate has too many connections. Retry later.\n"
 static const char busy_response[] = "HTTP/1.1 503 Service Unavailable\r\n"
                                     "Content-Type: text/plain; charset=utf-8\r\n"
-                                    "Content-Length: 44\r\nConnection: close\r\n\r\n"
-                                    "Tollgate has too many connections. Retry.\r\n\r\n";
+                                    "Content-Length: 48\r\nConnection: close\r\n\r\n" BUSY_BODY;
+_Static_assert(sizeof BUSY_BODY - 1 == 48, "busy_response Content-Length must match its body");
 
 /* Over a limit: a best-effort 503 and a log line, without allocating a connection. */
 static void shed(struct tg_worker *w, int fd, const struct sockaddr *peer, const char *reason)

@@ -212,3 +212,65 @@ def digest_proxy(proxy, tg_users):
         return proxy(*args, *extra, **kw)
 
     return start
+
+
+# ---- TLS listener and browsers (test_tls.py, test_browser.py) ----
+
+from helpers import PageOrigin, TestCA, TlsClient, TlsOrigin, wait_tls_ready  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tls_ca(tmp_path_factory):
+    """A test PKI (root + intermediate, openssl CLI) with a proxy certificate (serial 0x1001)
+    and an origin certificate (serial 0x5001), both for IP:127.0.0.1 and DNS:localhost.
+    Tests that rewrite certificate files copy them first."""
+    ca = TestCA(tmp_path_factory.mktemp("pki"))
+    ca.proxy_cert, ca.proxy_key = ca.issue("proxy", 0x1001)
+    ca.origin_cert, ca.origin_key = ca.issue("origin", 0x5001)
+    return ca
+
+
+@pytest.fixture
+def page_origin():
+    """The plaintext origin with /page/TOKEN HTML pages."""
+    server = PageOrigin()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def tls_origin(tls_ca):
+    """An HTTPS origin (Python ssl) with a certificate from tls_ca; same endpoints as origin."""
+    server = TlsOrigin(tls_ca.origin_cert, tls_ca.origin_key)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def tls_proxy(proxy, tls_ca):
+    """Factory like `proxy`, with --tls-listen 127.0.0.1:<free> (tls_listeners of them),
+    --tls-cert/--tls-key (the tls_ca proxy pair unless cert=/key= say otherwise). By default
+    there is no plaintext listener; plain=True keeps the fixture's --listen. The returned
+    Proxy gains tls_port, tls_addrs, tls_url ("https://127.0.0.1:PORT"), ca and
+    tls_connect(**kw) -> TlsClient."""
+
+    def start(*extra, plain=False, cert=None, key=None, tls_listeners=1, **kw):
+        ports = [free_port() for _ in range(tls_listeners)]
+        args = []
+        for port in ports:
+            args += ["--tls-listen", f"127.0.0.1:{port}"]
+        args += ["--tls-cert", cert or tls_ca.proxy_cert, "--tls-key", key or tls_ca.proxy_key]
+        if not plain:
+            kw.setdefault("listen", ())
+        p = proxy(*args, *extra, **kw)
+        p.tls_addrs = [("127.0.0.1", port) for port in ports]
+        p.tls_port = ports[0]
+        p.tls_url = f"https://127.0.0.1:{ports[0]}"
+        p.ca = tls_ca.ca_cert
+        if kw.get("wait", True):
+            for port in ports:
+                wait_tls_ready(p, port, tls_ca.ca_cert)
+        p.tls_connect = lambda index=0, **ckw: TlsClient(ports[index], tls_ca.ca_cert, **ckw)
+        return p
+
+    return start

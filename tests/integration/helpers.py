@@ -463,3 +463,214 @@ def proc_rss_kib(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     raise AssertionError(f"no VmRSS for pid {pid}")
+
+
+# ---- TLS listener and browsers (test_tls.py, test_browser.py) ----
+
+import base64 as _base64  # noqa: E402
+import hashlib as _hashlib  # noqa: E402
+import ssl  # noqa: E402
+
+from origin import Origin  # noqa: E402
+
+
+def _openssl(*args, input=None):
+    r = subprocess.run(["openssl", *[str(a) for a in args]], capture_output=True, timeout=60,
+                       input=input, env=clean_env())
+    assert r.returncode == 0, f"openssl {' '.join(map(str, args))} failed: {r.stderr.decode()}"
+    return r.stdout
+
+
+class TestCA:
+    """A throw-away PKI made with the openssl CLI: a root CA, an intermediate CA under it,
+    and leaf certificates for 127.0.0.1/localhost. Leaves come with their chain
+    (leaf + intermediate) in one PEM file, so a server loading it serves the full chain
+    and clients only need to trust the root (self.ca_cert)."""
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, directory):
+        self.dir = str(directory)
+        os.makedirs(self.dir, exist_ok=True)
+        self.ca_key = os.path.join(self.dir, "ca.key")
+        self.ca_cert = os.path.join(self.dir, "ca.pem")
+        _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                 "-keyout", self.ca_key, "-out", self.ca_cert, "-days", "3", "-sha256",
+                 "-subj", "/CN=Tollgate Test Root CA", "-set_serial", "1",
+                 "-addext", "basicConstraints=critical,CA:TRUE",
+                 "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+        self.int_key = os.path.join(self.dir, "int.key")
+        self.int_cert = os.path.join(self.dir, "int.pem")
+        ext = self._ext("int", "basicConstraints=critical,CA:TRUE,pathlen:0\n"
+                               "keyUsage=critical,keyCertSign,cRLSign\n")
+        csr = os.path.join(self.dir, "int.csr")
+        _openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                 "-keyout", self.int_key, "-out", csr, "-subj", "/CN=Tollgate Test Intermediate CA")
+        _openssl("x509", "-req", "-in", csr, "-CA", self.ca_cert, "-CAkey", self.ca_key,
+                 "-set_serial", "2", "-days", "3", "-sha256", "-extfile", ext, "-out", self.int_cert)
+
+    def _ext(self, name, text):
+        path = os.path.join(self.dir, f"{name}.ext")
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def issue(self, name, serial, sans=("IP:127.0.0.1", "DNS:localhost"), key_type="ec"):
+        """Issues a server certificate; returns (chain_pem_path, key_path). serial: an int."""
+        key = os.path.join(self.dir, f"{name}.key")
+        leaf = os.path.join(self.dir, f"{name}.leaf.pem")
+        chain = os.path.join(self.dir, f"{name}.pem")
+        csr = os.path.join(self.dir, f"{name}.csr")
+        ext = self._ext(name, "basicConstraints=critical,CA:FALSE\n"
+                              "keyUsage=critical,digitalSignature,keyEncipherment\n"
+                              "extendedKeyUsage=serverAuth\n"
+                              f"subjectAltName={','.join(sans)}\n")
+        newkey = (["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"] if key_type == "ec"
+                  else ["-newkey", "rsa:2048"])
+        _openssl("req", "-new", *newkey, "-nodes", "-keyout", key, "-out", csr,
+                 "-subj", f"/CN={name}")
+        _openssl("x509", "-req", "-in", csr, "-CA", self.int_cert, "-CAkey", self.int_key,
+                 "-set_serial", str(serial), "-days", "2", "-sha256", "-extfile", ext, "-out", leaf)
+        with open(chain, "w") as out:
+            for part in (leaf, self.int_cert):
+                with open(part) as f:
+                    out.write(f.read())
+        return chain, key
+
+
+def spki_sha256_b64(cert_path):
+    """base64(sha256(SubjectPublicKeyInfo DER)) of a PEM certificate's key: the form
+    Chromium's --ignore-certificate-errors-spki-list takes."""
+    pub = _openssl("x509", "-in", cert_path, "-pubkey", "-noout")
+    der = _openssl("pkey", "-pubin", "-outform", "der", input=pub)
+    return _base64.b64encode(_hashlib.sha256(der).digest()).decode("ascii")
+
+
+def tls_client_context(ca, minimum=None, maximum=None, alpn=None):
+    ctx = ssl.create_default_context(cafile=ca)
+    if minimum is not None:
+        ctx.minimum_version = minimum
+    if maximum is not None:
+        ctx.maximum_version = maximum
+    if alpn:
+        ctx.set_alpn_protocols(list(alpn))
+    return ctx
+
+
+class TlsClient(Client):
+    """A Client speaking TLS to a TLS listener: same request/response helpers, plus what the
+    handshake gave (version, ALPN, peer certificate serial, session resumption)."""
+
+    def __init__(self, port, ca=None, host="127.0.0.1", timeout=10.0, context=None,
+                 server_hostname=None, session=None):
+        ctx = context or tls_client_context(ca)
+        raw = socket.create_connection((host, port), timeout=timeout)
+        try:
+            self.sock = ctx.wrap_socket(raw, server_hostname=server_hostname or host,
+                                        session=session)
+        except BaseException:
+            raw.close()
+            raise
+        self.sock.settimeout(timeout)
+        self.timeout = timeout
+        self.buf = b""
+        self.eof = False
+
+    @property
+    def version(self):
+        return self.sock.version()
+
+    @property
+    def alpn(self):
+        return self.sock.selected_alpn_protocol()
+
+    @property
+    def serial(self):
+        """The peer certificate's serial number as an int (verification must be on)."""
+        return int(self.sock.getpeercert()["serialNumber"], 16)
+
+    @property
+    def session(self):
+        return self.sock.session
+
+    @property
+    def session_reused(self):
+        return self.sock.session_reused
+
+
+def wait_tls_ready(proxy, port, ca, host="127.0.0.1", timeout=15.0):
+    """Waits until a TLS listener completes a handshake. A bare TCP probe would leave a
+    tls_handshake_failed line in the access log; a completed handshake closed before any
+    request leaves none."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proxy.proc.poll() is not None:
+            raise AssertionError(f"tollgate exited early with {proxy.proc.returncode}; "
+                                 f"argv={proxy.argv}\nstderr:\n{proxy.stderr()}")
+        try:
+            TlsClient(port, ca, host=host, timeout=2.0).close()
+            return
+        except (OSError, ssl.SSLError):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"tollgate TLS listener {host}:{port} not ready after "
+                                     f"{timeout}s\nstderr:\n{proxy.stderr()}") from None
+            time.sleep(0.05)
+
+
+def page_html(token):
+    return (f"<!doctype html><html><head><meta charset=\"utf-8\"><title>tollgate {token}</title>"
+            f"</head><body><h1>Arrived through the proxy</h1><p id=\"token\">{token}</p>"
+            f"</body></html>").encode("utf-8")
+
+
+class PageOrigin(Origin):
+    """The test origin plus /page/TOKEN: a small HTML page whose title and text carry TOKEN,
+    so a browser test can prove which page arrived."""
+
+    def _respond(self, conn, rec, keep):
+        target = rec["target"]
+        path = target
+        if "://" in path:
+            path = "/" + path.split("://", 1)[1].partition("/")[2]
+        path = path.split("?", 1)[0]
+        if not path.startswith("/page/"):
+            return super()._respond(conn, rec, keep)
+        body = page_html(path[len("/page/"):])
+        head = ["HTTP/1.1 200 OK", "Server: tollgate-test-origin",
+                "Content-Type: text/html; charset=utf-8", "Cache-Control: no-store",
+                f"Content-Length: {len(body)}"]
+        if not keep:
+            head.append("Connection: close")
+        conn.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
+        if rec["method"] != "HEAD":
+            conn.sendall(body)
+        return keep
+
+
+class TlsOrigin(PageOrigin):
+    """PageOrigin over TLS (Python's ssl module) with a certificate from TestCA: the far end
+    of CONNECT tunnels. url(path) gives https:// URLs."""
+
+    def __init__(self, cert, key, host="127.0.0.1"):
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(cert, key)
+        self.handshake_failures = 0
+        super().__init__(host)
+
+    def url(self, path):
+        return f"https://{self.authority}{path}"
+
+    def _serve(self, conn, addr, conn_id):
+        conn.settimeout(15)
+        try:
+            tconn = self.ctx.wrap_socket(conn, server_side=True)
+        except (OSError, ssl.SSLError):
+            with self.lock:
+                self.handshake_failures += 1
+                self._conns.discard(conn)
+            conn.close()
+            return
+        with self.lock:
+            self._conns.discard(conn)
+            self._conns.add(tconn)
+        super()._serve(tconn, addr, conn_id)

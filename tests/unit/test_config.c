@@ -1029,7 +1029,8 @@ static void test_rate_directives_refuse_bad_values(void **state)
 {
     struct tg_config *c = *state;
     char err[256];
-    const char *bad_rates[] = {"5", "0/60", "101/60", "5/0", "5/x", "/60", "5/60/1"};
+    const char *bad_rates[] = {"5",   "0/60",   "101/60", "5/0", "5/x", "/60", "5/60/1",
+                               "+5/60", " 5/60", "-18446744073709551615/60"};
     for (size_t i = 0; i < sizeof bad_rates / sizeof bad_rates[0]; i++) {
         assert_int_equal(parse(c, err, sizeof err, "--rate-limit", bad_rates[i], NULL), -1);
         assert_non_null(strstr(err, "--rate-limit: expected N/SECONDS"));

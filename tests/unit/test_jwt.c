@@ -113,8 +113,7 @@ static void test_every_fixture_gives_its_expected_result(void **state)
         char user[TG_JWT_USER_MAX + 1] = "";
         enum tg_jwt_result r = verify_at(k, &policy, cases[i].token, NOW_MS, user, NULL);
         if (strcmp(tg_jwt_result_name(r), cases[i].expect) != 0)
-            fail_msg("%s: got %s, want %s", cases[i].name, tg_jwt_result_name(r),
-                     cases[i].expect);
+            fail_msg("%s: got %s, want %s", cases[i].name, tg_jwt_result_name(r), cases[i].expect);
         if (r == TG_JWT_OK && strcmp(user, cases[i].user) != 0)
             fail_msg("%s: user %s, want %s", cases[i].name, user, cases[i].user);
     }
@@ -123,13 +122,31 @@ static void test_every_fixture_gives_its_expected_result(void **state)
 
 static void test_fixtures_cover_every_algorithm_and_failure(void **state)
 {
-    static const char *const must[] = {
-        "ok-rs256", "ok-rs384", "ok-rs512", "ok-ps256", "ok-ps384", "ok-ps512", "ok-es256",
-        "ok-es384", "ok-eddsa", "ok-hs256", "ok-hs384", "ok-hs512", "expired", "nbf-future",
-        "bad-signature-flipped", "wrong-issuer", "wrong-audience", "missing-sub", "alg-none",
-        "alg-key-mismatch-es256-on-rsa", "confusion-hs256-rsa-pem-kid",
-        "confusion-hs256-rsa-der-nokid", "confusion-hs256-rsa-n-kid", "unknown-kid",
-        "malformed-two-parts"};
+    static const char *const must[] = {"ok-rs256",
+                                       "ok-rs384",
+                                       "ok-rs512",
+                                       "ok-ps256",
+                                       "ok-ps384",
+                                       "ok-ps512",
+                                       "ok-es256",
+                                       "ok-es384",
+                                       "ok-eddsa",
+                                       "ok-hs256",
+                                       "ok-hs384",
+                                       "ok-hs512",
+                                       "expired",
+                                       "nbf-future",
+                                       "bad-signature-flipped",
+                                       "wrong-issuer",
+                                       "wrong-audience",
+                                       "missing-sub",
+                                       "alg-none",
+                                       "alg-key-mismatch-es256-on-rsa",
+                                       "confusion-hs256-rsa-pem-kid",
+                                       "confusion-hs256-rsa-der-nokid",
+                                       "confusion-hs256-rsa-n-kid",
+                                       "unknown-kid",
+                                       "malformed-two-parts"};
     for (size_t i = 0; i < sizeof must / sizeof must[0]; i++)
         assert_non_null(find(must[i]));
 }
@@ -188,16 +205,14 @@ static void test_exp_and_nbf_honour_the_skew_to_the_millisecond(void **state)
     uint64_t exp = 0;
     assert_int_equal(verify_at(k, &policy, ok, NOW_MS, user, &exp), TG_JWT_OK);
     assert_int_equal(exp, EXP_FUTURE_MS);
-    assert_int_equal(verify_at(k, &policy, ok, EXP_FUTURE_MS + SKEW_MS - 1, user, NULL),
-                     TG_JWT_OK);
+    assert_int_equal(verify_at(k, &policy, ok, EXP_FUTURE_MS + SKEW_MS - 1, user, NULL), TG_JWT_OK);
     assert_int_equal(verify_at(k, &policy, ok, EXP_FUTURE_MS + SKEW_MS, user, NULL),
                      TG_JWT_EXPIRED);
     assert_int_equal(verify_at(k, &policy, expired, EXP_PAST_MS + SKEW_MS - 1, user, NULL),
                      TG_JWT_OK);
     assert_int_equal(verify_at(k, &policy, later, NBF_FUTURE_MS - SKEW_MS - 1, user, NULL),
                      TG_JWT_NOT_YET_VALID);
-    assert_int_equal(verify_at(k, &policy, later, NBF_FUTURE_MS - SKEW_MS, user, NULL),
-                     TG_JWT_OK);
+    assert_int_equal(verify_at(k, &policy, later, NBF_FUTURE_MS - SKEW_MS, user, NULL), TG_JWT_OK);
     struct tg_jwt_policy strict = policy;
     strict.skew_ms = 0;
     assert_int_equal(verify_at(k, &strict, ok, EXP_FUTURE_MS, user, NULL), TG_JWT_EXPIRED);
@@ -213,9 +228,8 @@ static void test_exp_is_reported_in_ms_or_zero(void **state)
     assert_int_equal(verify_at(k, &policy, find("ok-no-exp")->token, NOW_MS, user, &exp),
                      TG_JWT_OK);
     assert_int_equal(exp, 0);
-    assert_int_equal(
-        verify_at(k, &policy, find("ok-fractional-dates")->token, NOW_MS, user, &exp),
-        TG_JWT_OK);
+    assert_int_equal(verify_at(k, &policy, find("ok-fractional-dates")->token, NOW_MS, user, &exp),
+                     TG_JWT_OK);
     assert_int_equal(exp, EXP_FUTURE_MS + 500);
     tg_jwt_keys_free(k);
 }
@@ -230,8 +244,7 @@ static void test_unset_issuer_and_audience_are_not_checked(void **state)
     static const char *const names[] = {"wrong-issuer", "missing-issuer", "wrong-audience",
                                         "missing-audience", "wrong-audience-array"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        assert_int_equal(verify_at(k, &open, find(names[i])->token, NOW_MS, user, NULL),
-                         TG_JWT_OK);
+        assert_int_equal(verify_at(k, &open, find(names[i])->token, NOW_MS, user, NULL), TG_JWT_OK);
         assert_string_equal(user, "alice");
     }
     tg_jwt_keys_free(k);
