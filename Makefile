@@ -77,7 +77,7 @@ integration: $(BUILD)/tollgate
 
 # libFuzzer targets (clang). FUZZ_SECONDS bounds each run; the corpus in
 # fuzz/corpus/NAME and the shared raw cases in tests/cases are replayed first.
-FUZZ_SECONDS ?= 10
+FUZZ_SECONDS ?= 30
 FUZZ_CC ?= clang
 FUZZ_CFLAGS := $(CSTD) $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined -Isrc
 FUZZ_TIMEOUT ?= 10
