@@ -109,7 +109,7 @@ fuzz: $(FUZZ_BIN)
 # reported missing in the results), builds the proxy and the parser
 # micro-benchmark, then bench/run.py measures Tollgate against Squid, tinyproxy
 # and HAProxy in one run and writes bench/results/YYYYMMDD-HHMM.md. QUICK=1
-# runs each scenario once, briefly.
+# runs each scenario once, briefly; PERF=1 adds perf profiles (bench/README.md).
 bench:
 	@scripts/deps.sh bench || echo "tollgate: some bench packages are missing; the results say which" >&2
 	@$(MAKE) --no-print-directory all $(BUILD)/bench/parsebench

@@ -808,9 +808,10 @@ static void try_head(struct tg_conn *c)
         lim.max_head = cfg_of(c)->preauth_max_header_size;
     long rc = tg_reqhead_parse(tg_buf_head(&c->in), len, &lim, c->w->scratch, &err);
     if (rc == 0) {
-        if (c->client_eof)
-            tg_conn_close(c);
-        else if (len >= c->in.cap) {
+        if (c->client_eof) {
+            tg_conn_close(c); /* half a head and no more to come */
+            return;
+        } else if (len >= c->in.cap) {
             err.status = 431;
             err.reason = "header_too_large";
             rc = -1;

@@ -11,8 +11,9 @@ Chromium sends loopback destinations through a proxy only with --proxy-bypass-li
 pin (--ignore-certificate-errors-spki-list) for the origin's and the proxy's keys, so
 certificate checking stays on for everything else.
 
-Missing Chromium, node or the npm packages (scripts/deps.sh test installs them) skip these
-tests with the reason; they never pass silently."""
+Missing Chromium, node or the npm packages (make deps-test installs them: scripts/deps.sh test,
+then tests/integration/browser/setup.sh) skip these tests with the reason; they never pass
+silently. TOLLGATE_CHROMIUM names another Chromium binary."""
 
 import json
 import os

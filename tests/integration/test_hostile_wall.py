@@ -540,12 +540,6 @@ def _sanitized_binary():
     return b"__asan_init" in data or b"__tsan_init" in data
 
 
-@pytest.mark.xfail(_sanitized_binary(), strict=True, reason=(
-    "proxy bug (src/proxy/conn.c try_head): when the head is incomplete and the client has "
-    "half-closed, try_head calls tg_conn_close(c) and then falls through to "
-    "handle_head(c, scratch, 0) on the closed connection: heap-use-after-free of c->in "
-    "(ASan: fill_req <- handle_head <- try_head) and of its timer once the connection is "
-    "freed (TSan: next_timeout, loop.c). Only a sanitizer build can see it."))
 def test_half_close_inside_a_head_closes_quietly_without_touching_freed_memory(
         tmp_path, users, origin):
     # The proxy is started here rather than by the fixture so that, under a sanitizer, the

@@ -15,11 +15,12 @@ import ssl
 import subprocess
 import threading
 import time
+import warnings
 
 import pytest
 
-from helpers import (ALICE, Client, TlsClient, basic, build_request, clean_env, curl, tls_client_context,
-                     wait_for)
+from helpers import (ALICE, Client, TlsClient, basic, build_request, clean_env, curl, free_port,
+                     tls_client_context, wait_for)
 from origin import pattern
 
 BASIC_WARNING = "Basic credentials cross plaintext listeners"
@@ -215,6 +216,31 @@ def test_two_tls_listeners_and_a_plaintext_one(tls_proxy, origin):
     assert len(origin.snapshot()) == 2
 
 
+def test_ipv6_tls_listener(proxy, tls_ca, origin):
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    try:
+        port = free_port("::1")
+    except OSError:
+        pytest.skip("no ::1 on this host")
+    p = proxy("--tls-listen", f"[::1]:{port}", "--tls-cert", tls_ca.proxy_cert, "--tls-key",
+              tls_ca.proxy_key, listen=())
+    ctx = tls_client_context(tls_ca.ca_cert)
+    ctx.check_hostname = False  # the certificate names 127.0.0.1 and localhost; chain checked
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            c = TlsClient(port, host="::1", context=ctx)
+            break
+        except (OSError, ssl.SSLError):
+            assert time.monotonic() < deadline, p.stderr()
+            time.sleep(0.05)
+    with c:
+        assert c.request("GET", origin.url("/bytes/6"), auth=ALICE).status == 200
+    e = entries_for(p, origin.url("/bytes/6"))[-1]
+    assert e["client"].startswith("[::1]:") or e["client"].startswith("::1"), e
+
+
 # ---- protocol versions, ciphers, ALPN ----
 
 @pytest.mark.parametrize("version", ["TLSv1", "TLSv1_1"])
@@ -224,15 +250,16 @@ def test_old_tls_client_refused_and_logged(tls_proxy, version):
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     ctx.set_ciphers("DEFAULT:@SECLEVEL=0")  # let this OpenSSL actually offer TLS 1.0/1.1
-    ctx.minimum_version = getattr(ssl.TLSVersion, version)
-    ctx.maximum_version = getattr(ssl.TLSVersion, version)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # deprecated is the point
+        ctx.minimum_version = getattr(ssl.TLSVersion, version)
+        ctx.maximum_version = getattr(ssl.TLSVersion, version)
     raw = socket.create_connection(("127.0.0.1", p.tls_port), timeout=5)
     try:
         with pytest.raises(ssl.SSLError) as info:
             ctx.wrap_socket(raw, server_hostname="127.0.0.1")
         # A refusal by the server (protocol_version alert), not a local configuration error.
-        assert "PROTOCOL_VERSION" in str(info.value).upper() or "ALERT" in str(info.value).upper(), \
-            info.value
+        assert "ALERT_PROTOCOL_VERSION" in str(info.value).upper(), info.value
     finally:
         raw.close()
     wait_for(lambda: "tls_handshake_failed" in reasons(p))
@@ -269,6 +296,28 @@ def test_weak_tls12_ciphers_refused(tls_proxy):
     assert wait_for(lambda: "tls_handshake_failed" in reasons(p)), p.access_lines()
 
 
+def test_client_renegotiation_refused(tls_proxy):
+    """TLS 1.2 renegotiation is off (SSL_OP_NO_RENEGOTIATION): openssl s_client's "R"
+    gets a no_renegotiation alert."""
+    p = tls_proxy()
+    proc = subprocess.Popen(["openssl", "s_client", "-tls1_2", "-connect",
+                             f"127.0.0.1:{p.tls_port}", "-CAfile", p.ca],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, env=clean_env())
+    try:
+        time.sleep(0.5)
+        proc.stdin.write(b"R\n")
+        proc.stdin.flush()
+        out, _ = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+    text = out.decode("utf-8", "replace")
+    assert "Verify return code: 0" in text, text
+    assert "RENEGOTIATING" in text and "no renegotiation" in text, text
+
+
 def test_alpn_http11_only(tls_proxy, origin):
     p = tls_proxy()
     with TlsClient(p.tls_port, context=tls_client_context(p.ca, alpn=["h2", "http/1.1"])) as c:
@@ -302,10 +351,80 @@ def test_handshake_timeout(tls_proxy, partial):
             c.send(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
         assert c.wait_closed(timeout=6), "proxy kept a silent TLS connection open"
         elapsed = time.monotonic() - start
-    assert 0.7 <= elapsed <= 3.0, elapsed
+    assert 0.7 <= elapsed <= 4.0, elapsed
     wait_for(lambda: "tls_handshake_timeout" in reasons(p))
     rs = reasons(p)
     assert rs.count("tls_handshake_timeout") == 1 and "tls_handshake_failed" not in rs, rs
+
+
+def test_stalled_handshakes_do_not_block_others(tls_proxy, origin):
+    """Handshakes run on the event loop without blocking it: with one worker thread and
+    several clients stalled mid-handshake, a fresh client is served at once."""
+    p = tls_proxy("--tls-handshake-timeout", "10", threads=1)
+    stalled = [Client(p.tls_port) for _ in range(8)]
+    try:
+        for i, c in enumerate(stalled):
+            if i % 2:
+                c.send(b"\x16\x03\x01\x02\x00\x01")  # a ClientHello that never finishes
+        start = time.monotonic()
+        with p.tls_connect(timeout=3) as c:
+            assert c.request("GET", origin.url("/bytes/4"), auth=ALICE).status == 200
+        assert time.monotonic() - start < 4.0
+    finally:
+        for c in stalled:
+            c.close()
+
+
+def test_header_timeout_applies_after_handshake(tls_proxy):
+    p = tls_proxy("--header-timeout", "1", "--tls-handshake-timeout", "10")
+    with p.tls_connect() as c:
+        c.send(b"GET http://127.0.0.1:9/ HTTP/1.1\r\nHost: 127.0.0.1")
+        start = time.monotonic()
+        assert c.wait_closed(timeout=6), "a slow request head over TLS was never timed out"
+        assert time.monotonic() - start < 4.0
+
+
+def test_client_close_notify_ends_tunnel(tls_proxy, tcp_echo):
+    """A TLS client that ends the tunnel (close_notify, then TCP close) makes the proxy
+    close the upstream side too."""
+    p = tls_proxy()
+    c = p.tls_connect()
+    r = c.request("CONNECT", f"127.0.0.1:{tcp_echo.port}", auth=ALICE)
+    assert r.status == 200, r
+    c.send(b"ping")
+    assert c.read_exact(4) == b"ping"
+    raw = c.sock.unwrap()  # sends close_notify
+    raw.close()
+    assert tcp_echo.eof_seen.wait(5), "upstream never saw the tunnel end"
+    e = entries_for(p, f"127.0.0.1:{tcp_echo.port}")[-1]
+    assert e["status"] == "200"
+
+
+def test_tcp_fin_without_close_notify_ends_tunnel_like_eof(tls_proxy, tcp_echo):
+    p = tls_proxy()
+    c = p.tls_connect()
+    try:
+        assert c.request("CONNECT", f"127.0.0.1:{tcp_echo.port}", auth=ALICE).status == 200
+        c.send(b"last words " * 300)  # 3300 bytes
+        # TCP FIN on the raw socket, no close_notify (many TLS stacks close this way).
+        socket.socket(fileno=os.dup(c.sock.fileno())).shutdown(socket.SHUT_WR)
+        assert tcp_echo.eof_seen.wait(5), "upstream never saw the tunnel end"
+        e = entries_for(p, f"127.0.0.1:{tcp_echo.port}")[-1]
+        got = bytes(tcp_echo.received[-1])
+        assert got == b"last words " * 300, f"upstream got {len(got)} of 3300 bytes"
+        assert e["reason"] == "tunnel_closed", e
+    finally:
+        c.close()
+
+
+def test_upstream_close_ends_tls_tunnel(tls_proxy, tls_origin):
+    """The origin closing its side (a close-delimited body inside the inner TLS) reaches
+    the client: curl sees the whole body and the connection end."""
+    p = tls_proxy(connect_ports=str(tls_origin.port))
+    r = curl([*proxy_args(p), "-U", "%s:%s" % ALICE, "--cacert", p.ca, "-o", "-",
+              tls_origin.url("/close/70000")])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == pattern(70000)
 
 
 def test_handshake_timeout_does_not_hit_slow_but_complete_handshakes(tls_proxy, origin):
@@ -320,12 +439,13 @@ def test_handshake_timeout_does_not_hit_slow_but_complete_handshakes(tls_proxy, 
 
 # ---- Basic on plaintext listeners ----
 
-def test_basic_refused_on_plaintext_when_tls_listener_exists(tls_proxy, origin):
-    p = tls_proxy(plain=True)
+def test_basic_refused_on_plaintext_when_tls_listener_exists(tls_proxy, tg_users, origin):
+    p = tls_proxy("--users", tg_users.path, plain=True, htpasswd=None)
     url = origin.url("/bytes/8")
     r = p.get(url, auth=ALICE)
     assert r.status == 407, r
-    assert not any(v.lower().startswith("basic") for v in r.all("Proxy-Authenticate")), r
+    offered = [v.split()[0].lower() for v in r.all("Proxy-Authenticate")]
+    assert "digest" in offered and "basic" not in offered, r
     e = entries_for(p, url)[-1]
     assert (e["status"], e["reason"]) == ("407", "basic_on_plaintext_refused")
     # The same credentials over the TLS listener work.
@@ -335,12 +455,23 @@ def test_basic_refused_on_plaintext_when_tls_listener_exists(tls_proxy, origin):
     assert BASIC_WARNING not in p.stderr()
 
 
-def test_curl_basic_refused_on_plaintext_with_tls_listener(tls_proxy, origin):
-    p = tls_proxy(plain=True)
+def test_curl_basic_refused_on_plaintext_with_tls_listener(tls_proxy, tg_users, origin):
+    p = tls_proxy("--users", tg_users.path, plain=True, htpasswd=None)
     url = origin.url("/bytes/8")
     r = curl(["-x", p.url, "-U", "%s:%s" % ALICE, "-o", "/dev/null", "-w", "%{http_code}", url])
     assert r.stdout == b"407", (r.stdout, r.stderr)
     assert origin.snapshot() == []
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "proxy bug: with a TLS listener and only Basic configured (--htpasswd), the plaintext "
+    "listener answers 407 with no Proxy-Authenticate at all (RFC 9110 11.7.1: a 407 MUST "
+    "carry at least one challenge; INTEROP.md lists this as a peer bug)"))
+def test_plaintext_407_without_any_offerable_scheme_has_a_challenge(tls_proxy, origin):
+    p = tls_proxy(plain=True)
+    for auth in (None, ALICE):
+        r = p.get(origin.url("/bytes/1"), auth=auth)
+        assert r.status != 407 or r.all("Proxy-Authenticate"), r
 
 
 def test_digest_still_offered_on_plaintext_with_tls_listener(tls_proxy, tg_users, origin):
@@ -381,6 +512,9 @@ def test_no_warning_with_tls_only(tls_proxy, origin):
     with p.tls_connect() as c:
         assert c.request("GET", origin.url("/bytes/1"), auth=ALICE).status == 200
     assert BASIC_WARNING not in p.stderr()
+    # --tls-listen alone replaces the default plaintext 127.0.0.1:3128.
+    listening = [l for l in p.stderr().splitlines() if "listening on" in l]
+    assert listening and all(f":{p.tls_port}" in l for l in listening), listening
 
 
 # ---- SIGHUP reload of certificate and key ----
