@@ -33,6 +33,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/b64url.h"
 #include "base/secret.h"
 
 enum kind {
@@ -78,46 +79,6 @@ static const struct alg algs[] = {
 
 #define NALGS (sizeof algs / sizeof algs[0])
 
-/* ---- base64url (RFC 4648 §5), strict: no padding, no stray bits ---- */
-
-static int b64url_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    return c == '-' ? 62 : c == '_' ? 63 : -1;
-}
-
-/* Decodes into out (cap bytes); -1 on any non-canonical input or overflow. */
-static long b64url_decode(const char *in, size_t len, unsigned char *out, size_t cap)
-{
-    size_t n = 0;
-    uint32_t acc = 0;
-    unsigned bits = 0;
-    if (len % 4 == 1)
-        return -1;
-    for (size_t i = 0; i < len; i++) {
-        int v = b64url_value((unsigned char)in[i]);
-        if (v < 0)
-            return -1;
-        acc = (acc << 6 | (uint32_t)v) & 0xffffff;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (n == cap)
-                return -1;
-            out[n++] = (unsigned char)(acc >> bits);
-        }
-    }
-    /* Leftover bits must be zero, so each byte string has one encoding. */
-    if (bits && (acc & ((1u << bits) - 1)))
-        return -1;
-    return (long)n;
-}
-
 /* ---- JWK Set loading ---- */
 
 struct load {
@@ -154,7 +115,7 @@ static unsigned char *member_bytes(json_t *jwk, const char *name, size_t *len, b
     const char *s = json_string_value(v);
     size_t slen = s ? json_string_length(v) : 0;
     unsigned char *out = s ? malloc(slen * 3 / 4 + 1) : NULL;
-    long n = out ? b64url_decode(s, slen, out, slen * 3 / 4 + 1) : -1;
+    long n = out ? tg_b64url_decode(s, slen, out, slen * 3 / 4 + 1) : -1;
     if (n <= 0) {
         free(out);
         *bad = true;
@@ -635,7 +596,7 @@ static enum tg_jwt_result check_claims(const struct tg_jwt_policy *pol, json_t *
 /* Decodes a base64url part that must hold a JSON object. */
 static json_t *decode_object(const char *p, size_t len, unsigned char *buf)
 {
-    long n = b64url_decode(p, len, buf, PART_MAX);
+    long n = tg_b64url_decode(p, len, buf, PART_MAX);
     json_t *v =
         n > 0 ? json_loadb((const char *)buf, (size_t)n, JSON_REJECT_DUPLICATES, NULL) : NULL;
     if (v && !json_is_object(v)) {
@@ -659,7 +620,7 @@ enum tg_jwt_result tg_jwt_verify(const struct tg_jwt_keys *ks, const struct tg_j
     json_t *header = decode_object(token, (size_t)(d1 - token), buf);
     json_t *claims = header ? decode_object(d1 + 1, (size_t)(d2 - d1 - 1), buf) : NULL;
     unsigned char *sig = buf + PART_MAX;
-    long slen = b64url_decode(d2 + 1, len - (size_t)(d2 + 1 - token), sig, PART_MAX);
+    long slen = tg_b64url_decode(d2 + 1, len - (size_t)(d2 + 1 - token), sig, PART_MAX);
     enum tg_jwt_result r = TG_JWT_MALFORMED;
     if (claims && slen >= 0)
         r = check_signature(ks, header, (const unsigned char *)token, (size_t)(d2 - token), sig,

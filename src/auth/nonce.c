@@ -22,6 +22,7 @@
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
 
+#include "base/b64url.h"
 #include "base/secret.h"
 
 #define TIME_LEN 8
@@ -35,72 +36,10 @@
 
 _Static_assert(TEXT_LEN + 1 <= TG_NONCE_TEXT_MAX, "nonce text does not fit TG_NONCE_TEXT_MAX");
 
-static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-/* The 6-bit value of a base64url character, or -1. */
-static int b64url_value(unsigned char c)
+/* Exactly TEXT_LEN characters decoding to RAW_LEN bytes: one spelling per nonce. */
+static bool decode_raw(struct tg_str t, unsigned char out[RAW_LEN])
 {
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '-')
-        return 62;
-    if (c == '_')
-        return 63;
-    return -1;
-}
-
-/* Unpadded base64url of n bytes into out; returns the length, out is NUL-terminated. */
-static size_t b64url_encode(const unsigned char *in, size_t n, char *out)
-{
-    size_t o = 0, i = 0;
-    for (; i + 3 <= n; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-        out[o++] = b64url[v >> 18 & 63];
-        out[o++] = b64url[v >> 12 & 63];
-        out[o++] = b64url[v >> 6 & 63];
-        out[o++] = b64url[v & 63];
-    }
-    if (n - i == 1) {
-        out[o++] = b64url[in[i] >> 2];
-        out[o++] = b64url[(in[i] & 3) << 4];
-    } else if (n - i == 2) {
-        uint32_t v = (uint32_t)in[i] << 8 | in[i + 1];
-        out[o++] = b64url[v >> 10 & 63];
-        out[o++] = b64url[v >> 4 & 63];
-        out[o++] = b64url[(v & 15) << 2];
-    }
-    out[o] = '\0';
-    return o;
-}
-
-/*
- * Decodes exactly TEXT_LEN characters into RAW_LEN bytes. Strict: only the
- * url-safe alphabet, no padding, and the unused low bits of the last
- * character must be zero, so each nonce has exactly one spelling.
- */
-static bool b64url_decode_raw(struct tg_str s, unsigned char out[RAW_LEN])
-{
-    if (!s.p || s.len != TEXT_LEN)
-        return false;
-    uint32_t acc = 0;
-    unsigned bits = 0;
-    size_t o = 0;
-    for (size_t i = 0; i < s.len; i++) {
-        int v = b64url_value((unsigned char)s.p[i]);
-        if (v < 0)
-            return false;
-        acc = (acc << 6 | (uint32_t)v) & 0xffffff;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (unsigned char)(acc >> bits);
-        }
-    }
-    return o == RAW_LEN && (acc & ((1u << bits) - 1)) == 0;
+    return t.p && t.len == TEXT_LEN && tg_b64url_decode(t.p, t.len, out, RAW_LEN) == RAW_LEN;
 }
 
 static bool seal(const struct tg_nonce_key *k, const unsigned char sealed[SEALED_LEN],
@@ -168,7 +107,7 @@ int tg_nonce_make(const struct tg_nonce_key *k, uint64_t now_ms, char out[TG_NON
         raw[i] = (unsigned char)(now_ms >> (8 * (TIME_LEN - 1 - i)));
     if (tg_secret_random(raw + TIME_LEN, TG_NONCE_ID_LEN) != 0 || !seal(k, raw, raw + SEALED_LEN))
         return -1;
-    b64url_encode(raw, RAW_LEN, out);
+    tg_b64url_encode(raw, RAW_LEN, out);
     return 0;
 }
 
@@ -177,7 +116,7 @@ enum tg_nonce_status tg_nonce_check(const struct tg_nonce_key *k, struct tg_str 
                                     unsigned char id[TG_NONCE_ID_LEN])
 {
     unsigned char raw[RAW_LEN], mac[MAC_LEN];
-    if (!b64url_decode_raw(nonce, raw) || !seal(k, raw, mac))
+    if (!decode_raw(nonce, raw) || !seal(k, raw, mac))
         return TG_NONCE_BAD;
     /* The MAC first: an unauthenticated time must not decide STALE vs BAD. */
     if (!tg_secret_equal(mac, MAC_LEN, raw + SEALED_LEN, MAC_LEN))

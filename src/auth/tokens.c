@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/b64url.h"
 #include "base/secret.h"
 
 struct entry {
@@ -384,34 +385,13 @@ void tg_tokens_digest(const void *p, size_t len, unsigned char digest[TG_TOKENS_
         abort(); /* SHA-256 cannot fail short of a broken libcrypto */
 }
 
-/* RFC 4648 §5 without padding; out needs ceil(n * 4 / 3) + 1 bytes. */
-static void b64url(const unsigned char *in, size_t n, char *out)
-{
-    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)in[i + 1] << 8;
-        if (i + 2 < n)
-            v |= in[i + 2];
-        out[o++] = abc[v >> 18 & 63];
-        out[o++] = abc[v >> 12 & 63];
-        if (i + 1 < n)
-            out[o++] = abc[v >> 6 & 63];
-        if (i + 2 < n)
-            out[o++] = abc[v & 63];
-    }
-    out[o] = '\0';
-}
-
 int tg_tokens_mint(char token[TG_TOKENS_MINTED_LEN + 1], unsigned char digest[TG_TOKENS_DIGEST_LEN])
 {
     unsigned char raw[TG_TOKENS_MINT_BYTES];
     int rc = tg_secret_random(raw, sizeof raw);
     if (rc < 0)
         return rc;
-    b64url(raw, sizeof raw, token);
+    tg_b64url_encode(raw, sizeof raw, token);
     tg_secret_wipe(raw, sizeof raw);
     tg_tokens_digest(token, TG_TOKENS_MINTED_LEN, digest);
     return 0;
