@@ -435,6 +435,11 @@ static void warn_about_mode(const struct app *a)
              (!a->srv.tls || cfg->basic_on_plaintext))
         fprintf(stderr, "tollgate: warning: Basic credentials cross plaintext listeners "
                         "readable by anyone on the path\n");
+    else if (plain && a->srv.tls && !cfg->basic_on_plaintext &&
+             tg_auth_some_offer_basic_only(a->srv.auth))
+        fprintf(stderr, "tollgate: warning: only Basic is offered (to some clients) and it is "
+                        "kept to the TLS listeners: plaintext listeners answer them 403 "
+                        "tls_required (add --users for Digest, or --basic-on-plaintext)\n");
 }
 
 int main(int argc, char **argv)

@@ -353,6 +353,23 @@ bool tg_auth_offers(const struct tg_auth *a, const struct tg_auth_scheme *s)
     return false;
 }
 
+static bool offer_basic_only(const struct tg_auth_offer *o)
+{
+    for (size_t i = 0; i < o->n; i++) {
+        if (o->item[i].scheme != &tg_basic_scheme)
+            return false;
+    }
+    return o->n > 0;
+}
+
+bool tg_auth_some_offer_basic_only(const struct tg_auth *a)
+{
+    bool only = offer_basic_only(&a->dflt);
+    for (size_t r = 0; r < a->nrules; r++)
+        only = only || offer_basic_only(&a->rules[r].offer);
+    return only;
+}
+
 /* Any scheme some offer names: a client may answer any challenge it was given. */
 static const struct tg_auth_scheme *offered_scheme(const struct tg_auth *a, struct tg_str token)
 {
@@ -382,13 +399,17 @@ enum tg_auth_result tg_auth_start(struct tg_auth *a, struct tg_loop *loop,
         at->reason = "no_credentials";
         return at->result = TG_AUTH_CHALLENGE;
     }
+    at->presented = true;
     value = tg_str_trim(value);
+    if (value.len == 0) {
+        at->reason = "empty_credentials";
+        return at->result = TG_AUTH_CHALLENGE;
+    }
     const char *sp = memchr(value.p, ' ', value.len);
     struct tg_str token = {value.p, sp ? (size_t)(sp - value.p) : value.len};
     struct tg_str rest = {sp ? sp + 1 : value.p + value.len, sp ? value.len - token.len - 1 : 0};
     at->scheme = offered_scheme(a, token);
     if (at->scheme == &tg_basic_scheme && rq->no_basic) {
-        at->scheme = NULL;
         at->reason = "basic_on_plaintext_refused";
         return at->result = TG_AUTH_CHALLENGE;
     }

@@ -70,6 +70,7 @@ struct tg_auth_attempt {
     bool orphaned; /* loop thread only */
 
     enum tg_auth_result result;
+    bool presented;     /* a Proxy-Authorization value was sent: the attempt is logged */
     const char *reason; /* static token: verified, cached, bad_password, ... */
     char user[TG_AUTH_USER_MAX + 1];
     bool stale; /* Digest: right answer, expired nonce: challenge with stale=true */
@@ -175,6 +176,8 @@ int tg_auth_challenges(const struct tg_auth *auth, const struct tg_auth_offer *o
                        const struct tg_auth_challenge_ctx *ctx, bool no_basic);
 
 /* True when the default offer or a rule offers scheme s. */
+/* Whether some client would be offered Basic alone (default or a rule). */
+bool tg_auth_some_offer_basic_only(const struct tg_auth *a);
 bool tg_auth_offers(const struct tg_auth *auth, const struct tg_auth_scheme *s);
 
 /*

@@ -44,9 +44,13 @@ void tg_accesslog_write(const struct tg_logfile *lf, const struct tg_access_entr
     n += put_field(line + n, sizeof line - n - 200, e->method);
     line[n++] = ' ';
     n += put_field(line + n, sizeof line - n - 200, e->target);
-    n += (size_t)snprintf(line + n, sizeof line - n, " %d %" PRIu64 " %" PRIu64 " %.3f %s %s\n",
+    n += (size_t)snprintf(line + n, sizeof line - n, " %d %" PRIu64 " %" PRIu64 " %.3f %s %s ",
                           e->status, e->bytes_in, e->bytes_out, (double)e->duration_us / 1000.0,
                           e->upstream ? e->upstream : "-", e->reason ? e->reason : "-");
+    if (n < sizeof line - 200) {
+        n += put_field(line + n, sizeof line - n - 100, tg_str_c(e->listener ? e->listener : ""));
+        n += (size_t)snprintf(line + n, sizeof line - n, " %s\n", e->tls ? e->tls : "-");
+    }
     if (n >= sizeof line)
         n = sizeof line - 1, line[n - 1] = '\n';
     tg_logfile_write(lf, line, n);

@@ -1,6 +1,7 @@
 /*
  * accesslog: one line per request, space-separated:
  *   TIME CLIENT USER METHOD TARGET STATUS BYTES_IN BYTES_OUT DURATION_MS UPSTREAM REASON
+ *   LISTENER TLS
  * Fields that are absent are "-". Bytes that could break the format
  * (spaces, controls, non-ASCII) are written as %XX, so a hostile target or
  * user name cannot forge a log line.
@@ -23,6 +24,8 @@ struct tg_access_entry {
     uint64_t duration_us;
     const char *upstream; /* NULL = "-" */
     const char *reason;   /* static token or NULL */
+    const char *listener; /* "ADDR:PORT" as configured, NULL = "-" */
+    const char *tls;      /* "TLSv1.3", ..., NULL = "-" (plaintext, or no handshake yet) */
 };
 
 /* Formats and writes the entry. Any thread. */

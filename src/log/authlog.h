@@ -1,7 +1,7 @@
 /*
  * authlog: one JSON object per authentication attempt:
  *   {"ts":"...Z","client":"ip:port","user":"alice","scheme":"basic",
- *    "result":"ok|fail|rate_limited","reason":"verified|cached|bad_password|..."}
+ *    "result":"ok|fail|rate_limited|refused","reason":"verified|cached|bad_password|..."}
  * Never a password or a credential string: callers pass only the user name,
  * which is JSON-escaped and truncated.
  */
@@ -16,7 +16,7 @@ struct tg_auth_entry {
     const char *client;
     const char *user; /* NULL when unknown (malformed) */
     const char *scheme;
-    const char *result; /* "ok", "fail" or "rate_limited" */
+    const char *result; /* "ok", "fail", "rate_limited" or "refused" */
     const char *reason;
 };
 

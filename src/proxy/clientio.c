@@ -72,6 +72,7 @@ static void log_handshake_failure(struct tg_conn *c, const char *reason)
         .target = tg_str_c("-"),
         .status = 0,
         .reason = reason,
+        .listener = c->listener,
     };
     tg_accesslog_write(&c->w->srv->access_log, &e);
 }

@@ -110,6 +110,8 @@ static void log_access(struct tg_conn *c)
         .duration_us = tg_clock_mono_us() - r->start_us,
         .upstream = r->upstream_addr[0] ? r->upstream_addr : NULL,
         .reason = r->reason,
+        .listener = c->listener,
+        .tls = c->ssl ? tg_tls_version(c->ssl) : NULL,
     };
     tg_accesslog_write(&c->w->srv->access_log, &e);
 }
@@ -421,7 +423,9 @@ static void write_auth_log(struct tg_conn *c, struct tg_auth_attempt *at)
         .client = c->peer,
         .user = at->user[0] ? at->user : NULL,
         .scheme = at->scheme ? at->scheme->name : "-",
-        .result = at->result == TG_AUTH_OK ? "ok" : "fail",
+        .result = at->result == TG_AUTH_OK          ? "ok"
+                  : at->result == TG_AUTH_CHALLENGE ? "refused"
+                                                    : "fail",
         .reason = at->reason,
     };
     tg_authlog_write(&c->w->srv->auth_log, &e);
@@ -461,6 +465,13 @@ static void respond_407(struct tg_conn *c, const struct tg_auth_attempt *at, boo
     tg_buf_init(&hdrs, 4096);
     tg_auth_challenges(c->w->srv->auth, c->req->offer, &hdrs, failed ? at->scheme : NULL, &ctx,
                        no_basic(c));
+    if (tg_buf_len(&hdrs) == 0) {
+        /* Only Basic is offered to this client and this listener may not carry
+         * it: a 407 without a challenge would leave the client stuck. */
+        tg_buf_fini(&hdrs);
+        tg_conn_respond(c, 403, "tls_required", NULL, tg_errpage_tls_required);
+        return;
+    }
     char *extra = strndup(hdrs.data ? tg_buf_head(&hdrs) : "", tg_buf_len(&hdrs));
     tg_buf_fini(&hdrs);
     tg_conn_respond(c, 407, at->reason, extra, tg_errpage_body(407));
@@ -499,7 +510,7 @@ static void refuse_failed(struct tg_conn *c, struct tg_auth_attempt *at)
 
 static void handle_auth_result(struct tg_conn *c, struct tg_auth_attempt *at)
 {
-    if (at->result != TG_AUTH_CHALLENGE || at->scheme)
+    if (at->result != TG_AUTH_CHALLENGE || at->presented)
         write_auth_log(c, at);
     switch (at->result) {
     case TG_AUTH_OK:
@@ -950,8 +961,9 @@ static void on_timer(struct tg_timer *t)
 }
 
 struct tg_conn *tg_conn_new(struct tg_worker *w, int fd, const struct sockaddr *peer,
-                            struct tg_tls *tls)
+                            const struct tg_listener *l)
 {
+    struct tg_tls *tls = l->tls ? w->srv->tls : NULL;
     struct tg_conn *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
@@ -974,6 +986,7 @@ struct tg_conn *tg_conn_new(struct tg_worker *w, int fd, const struct sockaddr *
      * head would be: idle keep-alive time is earned by a first request. */
     tg_conn_set_timer(c, w->srv->cfg->header_timeout_ms);
     c->tls_listener_exists = w->srv->tls != NULL;
+    c->listener = l->text;
     if (tls) {
         c->state = TG_CONN_HANDSHAKE;
         tg_conn_set_timer(c, w->srv->cfg->tls_handshake_timeout_ms);

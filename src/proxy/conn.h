@@ -26,6 +26,7 @@
 #include "net/tls.h"
 
 struct tg_worker;
+struct tg_listener;
 struct tg_upstream;
 struct tg_tunnel;
 struct tg_auth_attempt;
@@ -103,6 +104,7 @@ struct tg_conn {
     SSL *ssl;          /* owned; NULL on a plaintext listener */
     uint32_t tls_want; /* EPOLLIN/EPOLLOUT the TLS layer waits for, or 0 */
     bool tls_listener_exists; /* Basic is then refused on plaintext (unless configured) */
+    const char *listener;     /* borrowed from the config: "ADDR:PORT" accepted on */
     struct tg_conn *prev, *next; /* worker's list */
     enum tg_conn_state state;
     bool closed;      /* teardown started; ignore further events */
@@ -131,7 +133,7 @@ struct tg_conn {
  * otherwise the connection owns fd and its counts, even if already closing.
  */
 struct tg_conn *tg_conn_new(struct tg_worker *w, int fd, const struct sockaddr *peer,
-                            struct tg_tls *tls);
+                            const struct tg_listener *l);
 
 /* Client I/O (clientio.c): socket conventions over TCP or TLS: count, 0 EOF, -EAGAIN, -errno. */
 ssize_t tg_conn_recv(struct tg_conn *c, void *buf, size_t len);

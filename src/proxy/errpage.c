@@ -33,6 +33,10 @@ static const struct page pages[] = {
     {505, "HTTP Version Not Supported", "Tollgate speaks HTTP/1.0 and HTTP/1.1.\n"},
 };
 
+const char tg_errpage_tls_required[] =
+    "This proxy accepts these credentials only over its TLS listener: configure your client\n"
+    "with an https:// proxy URL (for curl: -x https://PROXY_HOST:TLS_PORT).\n";
+
 const char tg_errpage_not_a_server[] =
     "This is Tollgate, an HTTP proxy. It does not serve pages of its own.\n"
     "\n"

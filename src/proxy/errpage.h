@@ -14,5 +14,7 @@ const char *tg_errpage_body(int status);
 
 /* The page for a request sent to the proxy as if it were a web server. */
 extern const char tg_errpage_not_a_server[];
+/* The 403 on a plaintext listener when the client may only use Basic, kept to TLS. */
+extern const char tg_errpage_tls_required[];
 
 #endif

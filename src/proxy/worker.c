@@ -30,7 +30,8 @@ static const char busy_response[] = "HTTP/1.1 503 Service Unavailable\r\n"
 _Static_assert(sizeof BUSY_BODY - 1 == 48, "busy_response Content-Length must match its body");
 
 /* Over a limit: a best-effort 503 and a log line, without allocating a connection. */
-static void shed(struct tg_worker *w, int fd, const struct sockaddr *peer, const char *reason)
+static void shed(const struct tg_listener *l, int fd, const struct sockaddr *peer,
+                 const char *reason)
 {
     char addr[TG_SOCK_ADDRSTRLEN];
     ssize_t n = send(fd, busy_response, sizeof busy_response - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -42,8 +43,9 @@ static void shed(struct tg_worker *w, int fd, const struct sockaddr *peer, const
                                 .target = tg_str_c("-"),
                                 .status = 503,
                                 .bytes_out = sizeof busy_response - 1,
-                                .reason = reason};
-    tg_accesslog_write(&w->srv->access_log, &e);
+                                .reason = reason,
+                                .listener = l->text};
+    tg_accesslog_write(&l->w->srv->access_log, &e);
 }
 
 static void on_accept(struct tg_io *io, uint32_t events)
@@ -60,15 +62,15 @@ static void on_accept(struct tg_io *io, uint32_t events)
         const struct sockaddr *sa = (const struct sockaddr *)&peer;
         if (atomic_fetch_add(&w->srv->nconns, 1) >= w->srv->cfg->max_connections) {
             atomic_fetch_sub(&w->srv->nconns, 1);
-            shed(w, fd, sa, "max_connections");
+            shed(l, fd, sa, "max_connections");
             continue;
         }
         if (!tg_connlimit_acquire(w->srv->connlimit, sa)) {
             atomic_fetch_sub(&w->srv->nconns, 1);
-            shed(w, fd, sa, "max_connections_per_address");
+            shed(l, fd, sa, "max_connections_per_address");
             continue;
         }
-        if (!tg_conn_new(w, fd, sa, l->tls ? w->srv->tls : NULL)) {
+        if (!tg_conn_new(w, fd, sa, l)) {
             close(fd);
             tg_connlimit_release(w->srv->connlimit, sa);
             atomic_fetch_sub(&w->srv->nconns, 1);

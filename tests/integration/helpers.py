@@ -285,7 +285,7 @@ def curl(args, max_time=10, input=None):
 
 
 ACCESS_FIELDS = ("time", "client", "user", "method", "target", "status", "bytes_in",
-                 "bytes_out", "duration_ms", "upstream", "reason")
+                 "bytes_out", "duration_ms", "upstream", "reason", "listener", "tls")
 
 
 def parse_access(line):

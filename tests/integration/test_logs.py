@@ -22,14 +22,14 @@ def _assert_recent(text):
     assert abs((now - _parse_time(text)).total_seconds()) < 120, text
 
 
-def test_access_log_line_has_the_documented_eleven_fields(authed, origin):
+def test_access_log_line_has_the_documented_thirteen_fields(authed, origin):
     url = origin.url("/bytes/5000?x=1")
     with authed.connect() as c:
         resp = c.request("GET", url, auth=ALICE)
         local = c.local_port
     assert resp.status == 200
     (e,) = authed.wait_access(1)
-    assert "time" in e, f"not 11 space-separated fields: {e['_raw']!r}"
+    assert "time" in e, f"not 13 space-separated fields: {e['_raw']!r}"
     assert TIME_RE.match(e["time"]), e["time"]
     _assert_recent(e["time"])
     assert e["client"] == f"127.0.0.1:{local}"
@@ -42,6 +42,8 @@ def test_access_log_line_has_the_documented_eleven_fields(authed, origin):
     assert DECIMAL_RE.match(e["duration_ms"]), e["duration_ms"]
     assert e["upstream"] == origin.authority
     assert e["reason"] == "-"
+    assert e["listener"] == "%s:%d" % authed.addrs[0]
+    assert e["tls"] == "-"
 
 
 def test_access_log_has_one_line_per_request_on_a_keep_alive_connection(authed, origin):
@@ -173,6 +175,21 @@ def test_request_without_credentials_writes_no_auth_log_line(authed, origin):
     authed.wait_access(1)
     time.sleep(0.2)
     assert authed.auth_lines() == []
+
+
+def test_unusable_credentials_are_logged_as_refused_attempts(authed, origin):
+    """A Proxy-Authorization the proxy cannot use is still an attempt: it is logged, with
+    no part of the value (a bare base64 credential must not land in the log)."""
+    secret = b64("alice:secret")
+    for value in ("", "   ", "Negotiate YIIB", secret, "Frobnicate " + secret):
+        r = authed.request("GET", origin.url("/echo"), headers=[("Proxy-Authorization", value)])
+        assert r.status == 407 and r.all("Proxy-Authenticate"), (value, r)
+    records = authed.wait_auth(5)
+    assert [(r["scheme"], r["result"], r["reason"], r["user"]) for r in records] == (
+        [("-", "refused", "empty_credentials", None)] * 2
+        + [("-", "refused", "unsupported_scheme", None)] * 3)
+    logged = "".join(authed.auth_lines()) + "".join(authed.access_lines())
+    assert secret not in logged and "YIIB" not in logged and "Frobnicate" not in logged
 
 
 def test_credential_cache_verifies_once_per_keep_alive_client(authed, origin):

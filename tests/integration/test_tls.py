@@ -56,6 +56,7 @@ def test_curl_basic_over_tls_listener(tls_proxy, origin):
     assert code == b"200" and body == pattern(5000)
     e = entries_for(p, url)[-1]
     assert (e["user"], e["method"], e["status"]) == ("alice", "GET", "200")
+    assert (e["listener"], e["tls"]) == ("127.0.0.1:%d" % p.tls_port, "TLSv1.3"), e
     assert origin.snapshot()[-1]["target"] == "/bytes/5000"
     assert not any(n.lower() == "proxy-authorization" for n, _ in origin.snapshot()[-1]["headers"])
 
@@ -463,15 +464,59 @@ def test_curl_basic_refused_on_plaintext_with_tls_listener(tls_proxy, tg_users, 
     assert origin.snapshot() == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "proxy bug: with a TLS listener and only Basic configured (--htpasswd), the plaintext "
-    "listener answers 407 with no Proxy-Authenticate at all (RFC 9110 11.7.1: a 407 MUST "
-    "carry at least one challenge; INTEROP.md lists this as a peer bug)"))
-def test_plaintext_407_without_any_offerable_scheme_has_a_challenge(tls_proxy, origin):
+TLS_REQUIRED_WARNING = "plaintext listeners answer them 403 tls_required"
+
+
+def test_plaintext_listener_with_only_basic_offered_answers_403_tls_required(tls_proxy, origin):
+    """RFC 9110 11.7.1: a 407 must carry a challenge. When Basic is all a client could be
+    offered and it is kept to TLS, the plaintext listener says so with a 403 instead."""
     p = tls_proxy(plain=True)
+    url = origin.url("/bytes/1")
     for auth in (None, ALICE):
-        r = p.get(origin.url("/bytes/1"), auth=auth)
-        assert r.status != 407 or r.all("Proxy-Authenticate"), r
+        r = p.get(url, auth=auth)
+        assert r.status == 403, r
+        assert r.all("Proxy-Authenticate") == [], r
+        assert b"TLS listener" in r.body and b"https://" in r.body, r.body
+    assert [e["reason"] for e in entries_for(p, url, n=2)] == ["tls_required"] * 2
+    # Only the request that carried credentials is an authentication attempt.
+    (rec,) = p.wait_auth(1)
+    assert (rec["scheme"], rec["result"], rec["reason"], rec["user"]) == (
+        "basic", "refused", "basic_on_plaintext_refused", None), rec
+    assert TLS_REQUIRED_WARNING in p.stderr()
+    assert BASIC_WARNING not in p.stderr()
+    # The TLS listener still works, and nothing reached the origin over plaintext.
+    with p.tls_connect() as c:
+        assert c.request("GET", url, auth=ALICE).status == 200
+    assert len(origin.snapshot()) == 1
+
+
+def test_access_log_names_the_listener_and_tls_version_of_each_request(tls_proxy, origin):
+    p = tls_proxy("--basic-on-plaintext", plain=True)
+    url = origin.url("/bytes/3")
+    assert p.get(url, auth=ALICE).status == 200
+    ctx = tls_client_context(p.ca)
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    with p.tls_connect(context=ctx) as c:
+        assert c.version == "TLSv1.2"
+        assert c.request("GET", url, auth=ALICE).status == 200
+    with p.tls_connect() as c:
+        assert c.request("GET", url, auth=ALICE).status == 200
+    got = [(e["listener"], e["tls"]) for e in entries_for(p, url, n=3)]
+    tls_l = "127.0.0.1:%d" % p.tls_port
+    assert got == [("%s:%d" % p.addrs[0], "-"), (tls_l, "TLSv1.2"), (tls_l, "TLSv1.3")], got
+
+
+def test_curl_reports_403_on_plaintext_with_only_basic_kept_to_tls(tls_proxy, origin):
+    p = tls_proxy(plain=True)
+    url = origin.url("/bytes/1")
+    r = curl(["-x", p.url, "-U", "%s:%s" % ALICE, "-o", "/dev/null", "-w", "%{http_code}", url])
+    assert r.stdout == b"403", (r.stdout, r.stderr)
+    assert origin.snapshot() == []
+
+
+def test_no_tls_required_warning_when_digest_is_offered_too(tls_proxy, tg_users):
+    p = tls_proxy("--users", tg_users.path, plain=True, htpasswd=None)
+    assert TLS_REQUIRED_WARNING not in p.stderr()
 
 
 def test_digest_still_offered_on_plaintext_with_tls_listener(tls_proxy, tg_users, origin):
