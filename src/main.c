@@ -216,14 +216,13 @@ static int start_workers(struct app *a)
     return 0;
 }
 
+/* SIGHUP: every file re-read off to the side; a broken one keeps its old data. */
 static void reload(struct app *a)
 {
     char err[512];
-    if (!a->userdb)
-        return;
-    if (tg_userdb_reload(a->userdb, err, sizeof err) < 0)
+    if (a->userdb && tg_userdb_reload(a->userdb, err, sizeof err) < 0)
         fprintf(stderr, "tollgate: reload failed, keeping the previous users: %s\n", err);
-    else
+    else if (a->userdb)
         fprintf(stderr, "tollgate: reloaded credentials (%zu users)\n",
                 tg_userdb_count(a->userdb));
     if (a->srv.tls && tg_tls_reload(a->srv.tls, err, sizeof err) < 0)
@@ -233,6 +232,12 @@ static void reload(struct app *a)
         fprintf(stderr, "tollgate: reloaded TLS certificate %s\n", a->cfg.tls_cert);
     if (a->bearer && tg_bearer_reload(a->bearer, err, sizeof err) < 0)
         fprintf(stderr, "tollgate: token reload failed, keeping the previous tokens: %s\n", err);
+    if (a->cfg.groups && tg_acl_reload_groups(a->srv.acl, err, sizeof err) < 0)
+        fprintf(stderr, "tollgate: groups reload failed, keeping the previous groups: %s\n",
+                err);
+    else if (a->cfg.groups)
+        fprintf(stderr, "tollgate: reloaded groups %s (%zu memberships)\n", a->cfg.groups,
+                tg_acl_group_members(a->srv.acl));
 }
 
 static void reopen_logs(struct app *a)

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "base/b64url.h"
+#include "base/file.h"
 #include "base/secret.h"
 
 enum kind {
@@ -346,34 +347,13 @@ struct tg_jwt_keys *tg_jwt_keys_parse(const char *text, size_t len, const char *
     return ks;
 }
 
-/* Reads a regular file of at most TG_JWT_KEYS_FILE_MAX bytes; NULL with err. */
+/* Reads a file of at most TG_JWT_KEYS_FILE_MAX bytes; NULL with err. */
 static char *read_small_file(const char *path, size_t *len, char *err, size_t errlen)
 {
-    struct stat st;
     char *buf = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || fstat(fd, &st) < 0)
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-    else if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > TG_JWT_KEYS_FILE_MAX)
-        snprintf(err, errlen, "%s: not a regular file of at most %u bytes", path,
-                 TG_JWT_KEYS_FILE_MAX);
-    else if (!(buf = malloc((size_t)st.st_size + 1)))
-        snprintf(err, errlen, "%s: out of memory", path);
-    *len = 0;
-    while (buf && *len < (size_t)st.st_size) {
-        ssize_t n = read(fd, buf + *len, (size_t)st.st_size - *len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            snprintf(err, errlen, "%s: %s", path, n < 0 ? strerror(errno) : "file shrank");
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        *len += (size_t)n;
-    }
-    if (fd >= 0)
-        close(fd);
+    int rc = tg_file_read(path, TG_JWT_KEYS_FILE_MAX, &buf, len);
+    if (rc < 0)
+        tg_file_error(err, errlen, path, rc, TG_JWT_KEYS_FILE_MAX);
     return buf;
 }
 

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "base/b64url.h"
+#include "base/file.h"
 #include "base/secret.h"
 
 struct entry {
@@ -297,36 +298,10 @@ struct tg_tokens *tg_tokens_parse(const char *text, size_t len, const char *name
 
 static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
     char *buf = NULL;
-    if (fd < 0 || fstat(fd, &st) < 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-    } else if (!S_ISREG(st.st_mode)) {
-        snprintf(err, errlen, "%s: not a regular file", path);
-    } else if ((uint64_t)st.st_size > TG_TOKENS_FILE_MAX) {
-        snprintf(err, errlen, "%s: larger than %u bytes", path, TG_TOKENS_FILE_MAX);
-    } else if (!(buf = malloc((size_t)st.st_size + 1))) {
-        snprintf(err, errlen, "%s: out of memory", path);
-    } else {
-        size_t n = 0;
-        ssize_t r = 1;
-        while (n < (size_t)st.st_size && (r = read(fd, buf + n, (size_t)st.st_size - n)) != 0) {
-            if (r < 0 && errno == EINTR)
-                continue;
-            if (r < 0)
-                break;
-            n += (size_t)r;
-        }
-        if (r < 0) {
-            snprintf(err, errlen, "%s: %s", path, strerror(errno));
-            free(buf);
-            buf = NULL;
-        }
-        *len = n;
-    }
-    if (fd >= 0)
-        close(fd);
+    int rc = tg_file_read(path, TG_TOKENS_FILE_MAX, &buf, len);
+    if (rc < 0)
+        tg_file_error(err, errlen, path, rc, TG_TOKENS_FILE_MAX);
     return buf;
 }
 

@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/file.h"
 #include "base/secret.h"
 
 /* Longer names are typos or garbage, not people. */
@@ -119,64 +120,6 @@ static int fail_errno(struct loader *ld, int e)
     else
         snprintf(ld->err, ld->errlen, "%s: %s", path, strerror(e));
     return -1;
-}
-
-/* ---- reading a file ---- */
-
-/* Doubles b up to one byte past the limit, wiping the old copy (realloc
- * would leave hashes behind in freed memory). */
-static int grow(struct buffer *b, size_t *cap)
-{
-    size_t ncap = *cap * 2 > FILE_MAX_BYTES + 2 ? FILE_MAX_BYTES + 2 : *cap * 2;
-    char *p = malloc(ncap);
-    if (!p)
-        return -ENOMEM;
-    memcpy(p, b->p, b->len);
-    tg_secret_wipe(b->p, b->len);
-    free(b->p);
-    b->p = p;
-    *cap = ncap;
-    return 0;
-}
-
-/* Reads fd to its end into b, NUL-terminated. A regular file's size sizes
- * the buffer (plus one byte to see EOF); the limit is still checked as we
- * go, since a file being written can outgrow what fstat said. */
-static int read_all(int fd, struct buffer *b)
-{
-    struct stat st;
-    if (fstat(fd, &st) < 0)
-        return -errno;
-    if (S_ISREG(st.st_mode) && st.st_size > (off_t)FILE_MAX_BYTES)
-        return -EFBIG;
-    size_t cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 2 : 4096;
-    if (!(b->p = malloc(cap)))
-        return -ENOMEM;
-    for (;;) {
-        if (b->len > FILE_MAX_BYTES)
-            return -EFBIG;
-        if (b->len + 1 == cap && grow(b, &cap) < 0)
-            return -ENOMEM;
-        ssize_t r = read(fd, b->p + b->len, cap - 1 - b->len);
-        if (r == 0)
-            break;
-        if (r < 0 && errno != EINTR)
-            return -errno;
-        if (r > 0)
-            b->len += (size_t)r;
-    }
-    b->p[b->len] = '\0';
-    return 0;
-}
-
-static int load_file(const char *path, struct buffer *b)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    int rc = read_all(fd, b);
-    close(fd);
-    return rc;
 }
 
 /* ---- checking fields ---- */
@@ -524,8 +467,8 @@ static int load_source(struct loader *ld)
         return -1;
     }
     struct buffer *b = &ld->s->bufs[ld->src];
-    int rc = load_file(src->path, b);
-    ld->s->nbufs++; /* owned now, even half-read: free wipes it */
+    int rc = tg_file_read(src->path, FILE_MAX_BYTES, &b->p, &b->len);
+    ld->s->nbufs++; /* owned now (NULL on failure): free wipes it */
     if (rc < 0)
         return fail_errno(ld, -rc);
     return parse_source(ld, src->kind, b);

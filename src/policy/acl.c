@@ -5,10 +5,10 @@
  * own addresses unless a rule or --allow-destination names them.
  *
  * Rules are parsed once into plain bounded structs; each keeps one owned
- * copy of its text that its names point into. Groups from an Apache htgroup
- * file become a sorted (group, user) table, so membership is a binary
- * search. Nothing changes after building, which is why tg_acl_check takes
- * no lock and allocates nothing.
+ * copy of its text that its names point into. Group membership is asked of
+ * htgroup.c, whose table SIGHUP can swap; the rules themselves never change
+ * after building, so tg_acl_check allocates nothing and locks only for a
+ * group condition (htgroup's brief reference).
  *
  * Not here: reading the config file (config hands over each rule's text),
  * resolving names (the proxy passes the address it is about to connect to),
@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "base/str.h"
+#include "policy/htgroup.h"
 
 enum cond {
     COND_USER = 0,
@@ -66,11 +67,6 @@ struct rule {
     struct tg_cidr clients[TG_ACL_MAX_ITEMS];
 };
 
-struct member {
-    struct tg_str group; /* both borrowed from tg_acl.groups_text */
-    struct tg_str user;
-};
-
 struct tg_acl {
     struct rule *rules[TG_ACL_MAX_RULES]; /* owned */
     size_t nrules;
@@ -79,9 +75,7 @@ struct tg_acl {
     size_t nallow_dest;
     struct tg_cidr own[TG_ACL_MAX_OWN]; /* host prefixes, IPv4-mapped stored as IPv4 */
     size_t nown;
-    char *groups_text;      /* owned: the htgroup file as read */
-    struct member *members; /* owned, sorted by group then user */
-    size_t nmembers;
+    struct tg_htgroup *groups; /* owned; NULL without --groups */
 };
 
 /*
@@ -143,17 +137,6 @@ static bool eq_nocase(const char *a, const char *b, size_t n)
 static bool is_space(char c)
 {
     return c == ' ' || c == '\t';
-}
-
-/* A name (user or group): any bytes but controls, space, ',' and ':'. */
-static bool name_ok(const char *s, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c <= 0x20 || c == 0x7f || c == ',' || c == ':')
-            return false;
-    }
-    return len > 0;
 }
 
 /* ::ffff:a.b.c.d/96+N is a.b.c.d/N: one spelling, matching both forms. */
@@ -250,7 +233,7 @@ static const char *add_item(struct rule *r, enum cond kind, const char *s, size_
     switch (kind) {
     case COND_USER:
     case COND_GROUP:
-        if (!name_ok(s, len))
+        if (!tg_htgroup_name_ok(s, len))
             return "bad name";
         (kind == COND_USER ? r->users : r->groups)[i] = (struct tg_str){s, len};
         break;
@@ -419,171 +402,24 @@ int tg_acl_add_rule(struct tg_acl *acl, const char *text, char *err, size_t errl
 
 /* ---- groups ---- */
 
-static int cmp_str(struct tg_str a, struct tg_str b)
-{
-    size_t n = a.len < b.len ? a.len : b.len;
-    int c = n ? memcmp(a.p, b.p, n) : 0;
-    if (c)
-        return c;
-    return (a.len > b.len) - (a.len < b.len);
-}
-
-static int cmp_member(const void *a, const void *b)
-{
-    const struct member *x = a, *y = b;
-    int c = cmp_str(x->group, y->group);
-    return c ? c : cmp_str(x->user, y->user);
-}
-
-static bool is_member(const struct tg_acl *acl, struct tg_str group, struct tg_str user)
-{
-    struct member key = {group, user};
-    return acl->nmembers > 0 &&
-           bsearch(&key, acl->members, acl->nmembers, sizeof key, cmp_member) != NULL;
-}
-
-struct member_list {
-    struct member *v; /* owned */
-    size_t n, cap;
-};
-
-static int push_member(struct member_list *l, struct tg_str group, struct tg_str user)
-{
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        struct member *v = realloc(l->v, cap * sizeof *v);
-        if (!v)
-            return -1;
-        l->v = v;
-        l->cap = cap;
-    }
-    l->v[l->n++] = (struct member){group, user};
-    return 0;
-}
-
-/* One line [s, e) without its newline. 0 or -1 with the reason in *why. */
-static int parse_group_line(const char *s, const char *e, struct member_list *l, const char **why)
-{
-    while (s < e && is_space(*s))
-        s++;
-    if (s == e || *s == '#')
-        return 0;
-    const char *colon = memchr(s, ':', (size_t)(e - s));
-    if (!colon) {
-        *why = "expected 'group: user ...'";
-        return -1;
-    }
-    struct tg_str group = {s, (size_t)(colon - s)};
-    if (!name_ok(group.p, group.len)) {
-        *why = "bad group name";
-        return -1;
-    }
-    for (const char *p = colon + 1;;) {
-        while (p < e && is_space(*p))
-            p++;
-        if (p == e)
-            return 0;
-        const char *u = p;
-        while (p < e && !is_space(*p))
-            p++;
-        if (!name_ok(u, (size_t)(p - u))) {
-            *why = "bad user name";
-            return -1;
-        }
-        if (push_member(l, group, (struct tg_str){u, (size_t)(p - u)}) != 0) {
-            *why = "out of memory";
-            return -1;
-        }
-    }
-}
-
-static int parse_groups(const char *path, const char *text, size_t len, struct member_list *l,
-                        char *err, size_t errlen)
-{
-    const char *p = text, *end = text + len;
-    for (unsigned line = 1; p < end; line++) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *e = nl ? nl : end;
-        const char *why = NULL;
-        if ((size_t)(e - p) > TG_ACL_GROUPS_LINE_MAX)
-            why = "line too long";
-        else if (memchr(p, '\0', (size_t)(e - p)))
-            why = "NUL byte";
-        if (e > p && e[-1] == '\r')
-            e--; /* CRLF files */
-        if (why || parse_group_line(p, e, l, &why) != 0) {
-            fail(err, errlen, "%s:%u: %s", path, line, why);
-            return -1;
-        }
-        p = nl ? nl + 1 : end;
-    }
-    return 0;
-}
-
-/* The whole file, at most TG_ACL_GROUPS_MAX bytes. 0 or -1 with err set. */
-static int read_all(const char *path, char **out, size_t *outlen, char *err, size_t errlen)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        fail(err, errlen, "%s: %s", path, strerror(errno));
-        return -1;
-    }
-    size_t len = 0, cap = 4096;
-    char *buf = malloc(cap);
-    const char *why = buf ? NULL : "out of memory";
-    while (!why) {
-        if (len == cap) {
-            char *b = cap > TG_ACL_GROUPS_MAX ? NULL : realloc(buf, cap * 2);
-            if (!b) {
-                why = cap > TG_ACL_GROUPS_MAX ? "file too large" : "out of memory";
-                break;
-            }
-            buf = b;
-            cap *= 2;
-        }
-        ssize_t n = read(fd, buf + len, cap - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            why = strerror(errno);
-        else if (n == 0)
-            break;
-        else
-            len += (size_t)n;
-    }
-    close(fd);
-    if (!why && len > TG_ACL_GROUPS_MAX)
-        why = "file too large";
-    if (why) {
-        fail(err, errlen, "%s: %s", path, why);
-        free(buf);
-        return -1;
-    }
-    *out = buf;
-    *outlen = len;
-    return 0;
-}
-
 int tg_acl_load_groups(struct tg_acl *acl, const char *path, char *err, size_t errlen)
 {
-    char *text;
-    size_t len;
-    if (read_all(path, &text, &len, err, errlen) != 0)
+    struct tg_htgroup *g = tg_htgroup_load(path, err, errlen);
+    if (!g)
         return -1;
-    struct member_list l = {0};
-    if (parse_groups(path, text, len, &l, err, errlen) != 0) {
-        free(l.v);
-        free(text);
-        return -1;
-    }
-    if (l.n > 0)
-        qsort(l.v, l.n, sizeof *l.v, cmp_member);
-    free(acl->members);
-    free(acl->groups_text);
-    acl->members = l.v;
-    acl->nmembers = l.n;
-    acl->groups_text = text;
+    tg_htgroup_free(acl->groups);
+    acl->groups = g;
     return 0;
+}
+
+int tg_acl_reload_groups(struct tg_acl *acl, char *err, size_t errlen)
+{
+    return acl->groups ? tg_htgroup_reload(acl->groups, err, errlen) : 0;
+}
+
+size_t tg_acl_group_members(const struct tg_acl *acl)
+{
+    return acl->groups ? tg_htgroup_count(acl->groups) : 0;
 }
 
 /* ---- guard configuration ---- */
@@ -690,8 +526,7 @@ void tg_acl_free(struct tg_acl *acl)
         return;
     for (size_t i = 0; i < acl->nrules; i++)
         rule_free(acl->rules[i]);
-    free(acl->members);
-    free(acl->groups_text);
+    tg_htgroup_free(acl->groups);
     free(acl);
 }
 
@@ -732,7 +567,7 @@ static bool any_name(const struct tg_str *v, size_t n, struct tg_str s)
 static bool any_group(const struct tg_acl *acl, const struct rule *r, struct tg_str user)
 {
     for (size_t i = 0; i < r->n[COND_GROUP]; i++) {
-        if (is_member(acl, r->groups[i], user))
+        if (tg_htgroup_is_member(acl->groups, r->groups[i], user))
             return true;
     }
     return false;

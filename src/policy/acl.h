@@ -41,8 +41,6 @@ struct tg_acl;
 #define TG_ACL_RULE_MAX 4096         /* bytes of one rule's text */
 #define TG_ACL_MAX_ALLOW_DEST 64     /* --allow-destination prefixes */
 #define TG_ACL_MAX_OWN 256           /* own addresses, interfaces included */
-#define TG_ACL_GROUPS_MAX (1u << 20) /* bytes of the htgroup file */
-#define TG_ACL_GROUPS_LINE_MAX 16384 /* bytes of one htgroup line (Apache: 8190) */
 
 enum tg_acl_verdict {
     TG_ACL_ALLOW = 0,
@@ -106,10 +104,16 @@ int tg_acl_add_own_address(struct tg_acl *acl, const struct sockaddr *sa);
  */
 int tg_acl_load_groups(struct tg_acl *acl, const char *path, char *err, size_t errlen);
 
+/* SIGHUP: re-reads the groups file (htgroup.h); 0 without one. Not on a loop. */
+int tg_acl_reload_groups(struct tg_acl *acl, char *err, size_t errlen);
+
+/* (group, user) pairs loaded, for the reload message. */
+size_t tg_acl_group_members(const struct tg_acl *acl);
+
 /*
  * Decides. *rule (if rule is not NULL) gets the 1-based index of the
- * matching rule (0: the default or the guard). Any thread, no locks, no
- * allocation: an acl is immutable once built (reload builds a new one).
+ * matching rule (0: the default or the guard). Any thread, no allocation;
+ * the rules are immutable once built, group membership may be reloaded.
  */
 enum tg_acl_verdict tg_acl_check(const struct tg_acl *acl, const struct tg_acl_request *rq,
                                  size_t *rule);

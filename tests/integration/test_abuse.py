@@ -10,6 +10,7 @@ limit, so the rate-limit tests pass rate_exempt=False; it lets the SSRF guard pa
 destinations, so the guard tests pass loopback_origin=False."""
 
 import ipaddress
+import signal
 import socket
 import threading
 import time
@@ -638,6 +639,28 @@ def test_user_and_group_rules(proxy, origin, users, tmp_path):
     reasons = [e["reason"] for e in p.wait_access(3)]
     assert reasons == ["-", "access_rule_2", "access_rule_3"]
     assert len(origin.snapshot()) == 1
+
+
+def test_sighup_reloads_the_groups_file_and_a_broken_one_keeps_the_old(proxy, origin, tmp_path):
+    groups = tmp_path / "groups"
+    groups.write_text("blocked: bob\n")
+    p = proxy("--groups", str(groups), "--access-rule", "deny group=blocked")
+    url = origin.url("/echo")
+    with p.connect() as kept:  # a keep-alive connection spans the reload
+        assert kept.request("GET", url, auth=ALICE).status == 200
+        _denied(p.get(url, auth=BOB))
+        groups.write_text("blocked: alice\n")
+        p.send_signal(signal.SIGHUP)
+        assert wait_for(lambda: "reloaded groups" in p.stderr(), 5), p.stderr()
+        assert "(1 memberships)" in p.stderr()
+        _denied(kept.request("GET", url, auth=ALICE))
+        assert p.get(url, auth=BOB).status == 200
+    groups.write_text("blocked alice\n")  # no colon: refused, the old table stays
+    p.send_signal(signal.SIGHUP)
+    assert wait_for(lambda: "groups reload failed" in p.stderr(), 5), p.stderr()
+    assert f"{groups}:1:" in p.stderr()
+    _denied(p.get(url, auth=ALICE))
+    assert p.get(url, auth=BOB).status == 200
 
 
 def test_first_matching_rule_wins(proxy, origin):

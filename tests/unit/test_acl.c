@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "policy/acl.h"
+#include "policy/htgroup.h"
 
 /* ---- helpers ---- */
 
@@ -583,7 +584,7 @@ static void test_bad_groups_files_are_refused_with_path_and_line(void **state)
     expect_groups_refused("admins: alice\rbob\n", 18, "1: bad user name");
     expect_groups_refused("ok: a\nadmins: al\0ice\n", 21, "2: NUL byte");
 
-    size_t len = TG_ACL_GROUPS_LINE_MAX + 20;
+    size_t len = TG_HTGROUP_LINE_MAX + 20;
     char *line = malloc(len);
     memcpy(line, "ok: a\nbig:", 10);
     memset(line + 10, 'u', len - 11);
@@ -600,14 +601,14 @@ static void test_missing_and_oversized_groups_files_are_refused(void **state)
     assert_string_equal(err, "/nonexistent/groups: No such file or directory");
 
     /* Exactly the limit loads; one byte more does not. */
-    size_t len = TG_ACL_GROUPS_MAX + 1;
+    size_t len = TG_HTGROUP_MAX + 1;
     char *text = malloc(len);
     for (size_t i = 0; i < len; i++)
         text[i] = (i % 1000 == 999) ? '\n' : '#';
     char path[64], expected[128];
     assert_int_equal(load_groups(acl, text, len - 1, path, err, sizeof err), 0);
     assert_int_equal(load_groups(acl, text, len, path, err, sizeof err), -1);
-    snprintf(expected, sizeof expected, "%s: file too large", path);
+    snprintf(expected, sizeof expected, "%s: file larger than %u bytes", path, TG_HTGROUP_MAX);
     assert_string_equal(err, expected);
     free(text);
     tg_acl_free(acl);

@@ -204,7 +204,7 @@ static void test_loading_reports_missing_files_and_directories(void **state)
     assert_null(tg_tokens_load(t->path, t->err, sizeof t->err));
     assert_non_null(strstr(t->err, "tokens: No such file"));
     assert_null(tg_tokens_load(t->dir, t->err, sizeof t->err));
-    assert_non_null(strstr(t->err, "not a regular file"));
+    assert_non_null(strstr(t->err, "Is a directory"));
     write_file(t->path, H_HELLO " alice\nbad\n");
     assert_null(tg_tokens_load(t->path, t->err, sizeof t->err));
     char want[200];
