@@ -12,11 +12,13 @@
  * the generation (so entries made from old data stop matching) and then
  * wipes the table, which is how revoking a token takes effect at once.
  *
- * Verification is synchronous on the calling thread: an opaque lookup is a
- * hash and a table probe, and one JWT signature check costs tens of
- * microseconds (P-384 about half a millisecond), paid once per token
- * thanks to the cache. What a token means is decided in tokens.c and
- * jwt.c; this file picks the source, caches, and speaks HTTP.
+ * tg_bearer_verify is synchronous on the calling thread. The scheme runs
+ * it on the loop only where that is cheap (a cache hit, an opaque lookup:
+ * a hash and a table probe); a JWT signature check costs tens of
+ * microseconds to half a millisecond (P-384), so a JWT that misses the
+ * cache goes to the worker pool like a password hash. What a token means
+ * is decided in tokens.c and jwt.c; this file picks the source, caches,
+ * and speaks HTTP.
  */
 #include "auth/bearer.h"
 
@@ -298,13 +300,17 @@ static const char *check_opaque(const struct source *s, const unsigned char *d, 
     return "unknown";
 }
 
+/* A JWT has exactly two dots; an opaque token may have any number. */
+static bool goes_to_jwt(const struct source *s, struct tg_str token)
+{
+    return s->keys && (count_dots(token) == 2 || !s->tokens);
+}
+
 /* NULL and the user, or the reason the token is refused. */
 static const char *check(const struct tg_bearer *b, const struct source *s, struct tg_str token,
                          const unsigned char *d, uint64_t now_ms, char *user, uint64_t *until_ms)
 {
-    /* A JWT has exactly two dots; an opaque token may have any number. */
-    bool jwt = s->keys && (count_dots(token) == 2 || !s->tokens);
-    if (jwt) {
+    if (goes_to_jwt(s, token)) {
         enum tg_jwt_result r =
             tg_jwt_verify(s->keys, &b->policy, token.p, token.len, now_ms, user, until_ms);
         return r == TG_JWT_OK ? NULL : tg_jwt_result_name(r);
@@ -312,6 +318,29 @@ static const char *check(const struct tg_bearer *b, const struct source *s, stru
     if (s->tokens)
         return check_opaque(s, d, now_ms, user, until_ms);
     return "unknown";
+}
+
+int tg_bearer_cached(struct tg_bearer *b, struct tg_str token, uint64_t now_ms, char *user,
+                     size_t userlen, const char **reason)
+{
+    unsigned char d[TG_TOKENS_DIGEST_LEN];
+    if (token.len > TG_JWT_TOKEN_MAX || !is_b64token(token)) {
+        *reason = "malformed";
+        return -1;
+    }
+    tg_tokens_digest(token.p, token.len, d);
+    if (!cache_get(b, d, now_ms, user, userlen))
+        return 0;
+    *reason = "cached";
+    return 1;
+}
+
+bool tg_bearer_costly(struct tg_bearer *b, struct tg_str token)
+{
+    struct source *s = source_acquire(b);
+    bool jwt = goes_to_jwt(s, token);
+    source_release(s);
+    return jwt;
 }
 
 int tg_bearer_verify(struct tg_bearer *b, struct tg_str token, uint64_t now_ms, char *user,
@@ -389,6 +418,58 @@ static int bearer_challenge(const struct tg_auth *auth, int variant, struct tg_b
     return tg_buf_printf(out, "Proxy-Authenticate: Bearer realm=\"%s\"\r\n", realm);
 }
 
+/* The attempt's verdict from tg_bearer_verify's answer. Any thread. */
+static enum tg_auth_result settle(struct tg_auth_attempt *at, int rc, const char *reason)
+{
+    at->reason = reason;
+    if (rc >= 0)
+        return TG_AUTH_OK;
+    at->user[0] = '\0';
+    at->error = "invalid_token";
+    at->error_description = tg_bearer_describe(reason);
+    return TG_AUTH_FAIL;
+}
+
+static void bearer_work(struct tg_pool_job *job)
+{
+    struct tg_auth_attempt *at = tg_container_of(job, struct tg_auth_attempt, job);
+    const char *reason = "unknown";
+    struct tg_str token = {at->secret, at->secret_len};
+    int rc = tg_bearer_verify(tg_auth_bearer(at->auth), token, wall_ms(), at->user,
+                              sizeof at->user, &reason);
+    at->result = settle(at, rc, reason);
+}
+
+static void bearer_done(struct tg_pool_job *job)
+{
+    struct tg_auth_attempt *at = tg_container_of(job, struct tg_auth_attempt, job);
+    tg_auth_attempt_fini(at);
+    if (at->orphaned) {
+        free(at);
+        return;
+    }
+    at->on_done(at);
+}
+
+/* A JWT that missed the cache: its signature is checked on the worker pool. */
+static enum tg_auth_result submit(struct tg_auth_attempt *at, struct tg_str creds)
+{
+    if (!(at->secret = malloc(creds.len))) {
+        at->reason = "busy";
+        return TG_AUTH_BUSY;
+    }
+    memcpy(at->secret, creds.p, creds.len);
+    at->secret_len = creds.len;
+    at->job.work = bearer_work;
+    at->job.done = bearer_done;
+    if (tg_auth_submit(at, at->job.loop) < 0) {
+        tg_auth_attempt_fini(at);
+        at->reason = "busy";
+        return TG_AUTH_BUSY;
+    }
+    return TG_AUTH_PENDING;
+}
+
 static enum tg_auth_result bearer_verify(struct tg_auth_attempt *at, struct tg_str creds)
 {
     struct tg_bearer *b = tg_auth_bearer(at->auth);
@@ -398,15 +479,15 @@ static enum tg_auth_result bearer_verify(struct tg_auth_attempt *at, struct tg_s
         at->reason = "no_credentials";
         return TG_AUTH_CHALLENGE;
     }
-    if (b && tg_bearer_verify(b, creds, wall_ms(), at->user, sizeof at->user, &reason) == 0) {
-        at->reason = reason;
-        return TG_AUTH_OK;
-    }
-    at->user[0] = '\0';
-    at->reason = reason;
-    at->error = "invalid_token";
-    at->error_description = tg_bearer_describe(reason);
-    return TG_AUTH_FAIL;
+    if (!b)
+        return settle(at, -1, reason);
+    int hit = tg_bearer_cached(b, creds, wall_ms(), at->user, sizeof at->user, &reason);
+    if (hit != 0)
+        return settle(at, hit, reason);
+    if (tg_bearer_costly(b, creds))
+        return submit(at, creds);
+    int rc = tg_bearer_verify(b, creds, wall_ms(), at->user, sizeof at->user, &reason);
+    return settle(at, rc, reason); /* rc first: settle must see the reason verify set */
 }
 
 static const char *bearer_describe_variant(int variant)

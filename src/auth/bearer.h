@@ -52,6 +52,16 @@ void tg_bearer_free(struct tg_bearer *b);
 int tg_bearer_verify(struct tg_bearer *b, struct tg_str token, uint64_t now_ms, char *user,
                      size_t userlen, const char **reason);
 
+/*
+ * The loop's cheap first look: 1 (cache hit: user set, *reason "cached"),
+ * -1 (*reason "malformed") or 0 (not cached: tg_bearer_verify decides).
+ */
+int tg_bearer_cached(struct tg_bearer *b, struct tg_str token, uint64_t now_ms, char *user,
+                     size_t userlen, const char **reason);
+
+/* Whether verifying token means a JWT signature check (worth the worker pool). */
+bool tg_bearer_costly(struct tg_bearer *b, struct tg_str token);
+
 /* A human text for an error_description, e.g. "token expired"; static,
  * never holds token or key bytes, and is safe inside a quoted-string. */
 const char *tg_bearer_describe(const char *reason);

@@ -700,6 +700,29 @@ static void test_the_scheme_accepts_refuses_and_challenges(void **state)
     tg_bearer_free(b);
 }
 
+/* The loop answers hits and opaque tokens itself; a JWT miss is costly (pool). */
+static void test_only_a_jwt_signature_check_is_costly(void **state)
+{
+    struct tmp *t = *state;
+    char user[TG_AUTH_USER_MAX + 1];
+    const char *reason = NULL;
+    write_file(t->path, H_HELLO " alice\n");
+    struct tg_bearer *b = bearer_jwt(t, t->path);
+    struct tg_str jwt = tg_str_c(fixture_token("ok-es384"));
+    assert_true(tg_bearer_costly(b, jwt));
+    assert_false(tg_bearer_costly(b, tg_str_c("hello")));
+    assert_int_equal(tg_bearer_cached(b, jwt, NOW_MS, user, sizeof user, &reason), 0);
+    assert_int_equal(tg_bearer_cached(b, tg_str_c("not,a token"), NOW_MS, user, sizeof user,
+                                      &reason),
+                     -1);
+    assert_string_equal(reason, "malformed");
+    assert_int_equal(tg_bearer_verify(b, jwt, NOW_MS, user, sizeof user, &reason), 0);
+    assert_int_equal(tg_bearer_cached(b, jwt, NOW_MS, user, sizeof user, &reason), 1);
+    assert_string_equal(reason, "cached");
+    assert_string_equal(user, "user-es384");
+    tg_bearer_free(b);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -724,6 +747,7 @@ int main(void)
         T(test_verification_is_safe_while_another_thread_reloads),
         T(test_descriptions_are_plain_and_say_why),
         T(test_the_scheme_accepts_refuses_and_challenges),
+        T(test_only_a_jwt_signature_check_is_costly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
