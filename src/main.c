@@ -173,6 +173,13 @@ static int bind_all(struct app *a, int *fds)
 {
     for (size_t i = 0; i < a->cfg.nlisten; i++) {
         struct tg_listen_addr *l = &a->cfg.listen[i];
+        int busy = tg_sock_port((struct sockaddr *)&l->addr) == 0
+                       ? 0
+                       : tg_sock_probe_free((struct sockaddr *)&l->addr, l->addrlen);
+        if (busy < 0) {
+            fprintf(stderr, "tollgate: cannot listen on %s: %s\n", l->text, strerror(-busy));
+            return -1;
+        }
         for (int w = 0; w < a->nworkers; w++) {
             int fd = tg_sock_listen((struct sockaddr *)&l->addr, l->addrlen, LISTEN_BACKLOG);
             if (fd < 0) {

@@ -35,6 +35,20 @@ int tg_sock_listen(const struct sockaddr *addr, socklen_t len, int backlog)
     return fd;
 }
 
+int tg_sock_probe_free(const struct sockaddr *addr, socklen_t len)
+{
+    int one = 1;
+    int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (addr->sa_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    int rc = bind(fd, addr, len) < 0 ? -errno : 0;
+    close(fd);
+    return rc;
+}
+
 int tg_sock_accept(int lfd, struct sockaddr_storage *peer, socklen_t *len)
 {
     int one = 1;

@@ -19,6 +19,13 @@
  */
 int tg_sock_listen(const struct sockaddr *addr, socklen_t len, int backlog);
 
+/*
+ * Binds and closes a socket without SO_REUSEPORT: -EADDRINUSE when some
+ * other socket (another Tollgate too, which SO_REUSEPORT would otherwise
+ * let share the port silently) already holds addr. 0 or -errno.
+ */
+int tg_sock_probe_free(const struct sockaddr *addr, socklen_t len);
+
 /* Accepts one connection (non-blocking, cloexec). fd or negative errno. */
 int tg_sock_accept(int lfd, struct sockaddr_storage *peer, socklen_t *len);
 

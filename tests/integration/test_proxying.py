@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from helpers import ALICE, basic, build_request, curl, free_port
+from helpers import ALICE, basic, build_request, curl, free_port, run_tollgate
 from origin import Origin, pattern
 
 
@@ -302,3 +302,15 @@ def test_ipv4_and_ipv6_listeners_both_serve(proxy, origin):
     for i in (0, 1):
         with p.connect(index=i) as c:
             assert c.request("GET", origin.url("/echo"), auth=ALICE).status == 200
+
+
+def test_a_second_instance_cannot_share_a_port_through_so_reuseport(proxy, origin, users):
+    """Workers share each port through SO_REUSEPORT; a second Tollgate started on the same
+    port by mistake must fail loudly, not silently take half of the connections."""
+    p = proxy()
+    host, port = p.addrs[0]
+    r = run_tollgate(["--listen", f"{host}:{port}", "--htpasswd", str(users.path)], timeout=10)
+    assert r.returncode == 1, r
+    assert b"cannot listen on" in r.stderr and b"Address already in use" in r.stderr, r.stderr
+    for _ in range(8):  # every connection still reaches the first instance
+        assert p.get(origin.url("/echo"), auth=ALICE).status == 200
