@@ -15,6 +15,7 @@ import time
 import pytest
 
 from helpers import ALICE, curl, run_tollgate, wait_for
+from origin import pattern
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "unit", "fixtures",
                         "jwt")
@@ -367,3 +368,30 @@ def test_minted_tokens_are_picked_up_by_sighup(token_proxy, tokens_file, origin)
     assert wait_for(lambda: _status(p, origin, token) == 200, 5)
     assert p.wait_auth(2)[-1]["user"] == "erin"
 
+
+
+# ---- over the TLS listener ----
+
+def test_curl_bearer_through_the_tls_listener_with_minted_token_and_jwt(tls_proxy, tokens_file,
+                                                                         origin, tcp_echo):
+    """curl -x https://... with --proxy-cacert: a token minted by the tool and a JWT, for a
+    GET and a CONNECT, and a bad token refused with invalid_token, all over TLS."""
+    token = mint(tokens_file, "alice")
+    p = tls_proxy("--tokens", str(tokens_file), "--jwt-keys", JWKS, "--jwt-issuer", ISSUER,
+                  "--jwt-audience", AUDIENCE, htpasswd=None)
+    url = origin.url("/bytes/7")
+    for tok in (token, JWTS["ok-es256"][2]):
+        r = curl(["-x", p.tls_url, "--proxy-cacert", p.ca, "--proxy-header",
+                  f"Proxy-Authorization: Bearer {tok}", "-o", "-", url])
+        assert r.returncode == 0 and r.stdout == pattern(7), r.stderr
+    r = curl(["-x", p.tls_url, "--proxy-cacert", p.ca, "--proxy-header",
+              "Proxy-Authorization: Bearer not-a-token", "-D", "-", "-o", os.devnull, url])
+    assert b" 407 " in r.stdout.split(b"\r\n")[0], r.stdout
+    assert b'error="invalid_token"' in r.stdout
+    # CONNECT through the TLS listener: curl sends the proxy header on the CONNECT.
+    r = curl(["-x", p.tls_url, "--proxy-cacert", p.ca, "-p", "--proxy-header",
+              f"Proxy-Authorization: Bearer {token}", "-o", os.devnull, "-w", "%{http_connect}",
+              f"http://127.0.0.1:{tcp_echo.port}/"], max_time=5)
+    assert r.stdout.startswith(b"200"), (r.stdout, r.stderr)
+    users = [(e["user"], e["tls"]) for e in p.access_entries() if e["status"] == "200"]
+    assert users[:2] == [("alice", "TLSv1.3"), (JWTS["ok-es256"][1], "TLSv1.3")], users
