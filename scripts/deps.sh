@@ -7,8 +7,9 @@
 set -eu
 
 build_pkgs="gcc make pkg-config libc6-dev libssl-dev libc-ares-dev libcrypt-dev libjansson-dev"
+# python3-pytest-xdist: the integration suite runs on both cores (PYTEST_JOBS)
 # chromium, nodejs: the browser tests (tests/integration/browser/setup.sh adds npm, playwright-core)
-test_pkgs="$build_pkgs clang libclang-rt-14-dev llvm libcmocka-dev curl wget apache2-utils python3 python3-pytest whois openssl procps chromium nodejs"
+test_pkgs="$build_pkgs clang libclang-rt-14-dev llvm libcmocka-dev curl wget apache2-utils python3 python3-pytest python3-pytest-xdist whois openssl procps chromium nodejs"
 bench_pkgs="$build_pkgs nginx libnginx-mod-stream wrk squid apache2-utils tinyproxy haproxy valgrind util-linux procps curl python3"
 
 case "${1:-build}" in

@@ -20,6 +20,7 @@
 #include "auth/nonce.h"
 #include "auth/replay.h"
 #include "auth/userdb.h"
+#include "base/hex.h"
 #include "base/secret.h"
 #include "http/target.h"
 
@@ -96,14 +97,6 @@ static bool parse_nc(struct tg_str nc, uint32_t *out)
     return v != 0;
 }
 
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
-
 /* username* (RFC 8187 ext-value): UTF-8'[lang]'pct-encoded, into out. */
 static bool decode_ext_value(struct tg_str v, char *out, size_t cap, size_t *outlen)
 {
@@ -116,9 +109,9 @@ static bool decode_ext_value(struct tg_str v, char *out, size_t cap, size_t *out
     for (const char *p = q + 1, *end = v.p + v.len; p < end; p++) {
         int c = (unsigned char)*p;
         if (c == '%') {
-            if (end - p < 3 || hexval(p[1]) < 0 || hexval(p[2]) < 0)
+            if (end - p < 3 || tg_hex_digit(p[1]) < 0 || tg_hex_digit(p[2]) < 0)
                 return false;
-            c = hexval(p[1]) << 4 | hexval(p[2]);
+            c = tg_hex_digit(p[1]) << 4 | tg_hex_digit(p[2]);
             p += 2;
         }
         if (n + 1 >= cap || c == 0)

@@ -20,6 +20,7 @@
 
 #include <openssl/evp.h>
 
+#include "base/hex.h"
 #include "base/secret.h"
 
 static const char *const fetch_names[TG_DIGEST_NALGS] = {"MD5", "SHA2-256", "SHA2-512/256"};
@@ -72,16 +73,6 @@ const char *tg_digest_alg_name(enum tg_digest_alg alg, bool sess)
     return names[alg][sess ? 1 : 0];
 }
 
-static void to_hex(const unsigned char *d, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[d[i] >> 4];
-        out[2 * i + 1] = digits[d[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 /*
  * out = hex(H(parts joined by ':')). The raw digest is wiped: for H(A1) it
  * is password-equivalent. EVP_MD_CTX_free cleanses the hash state itself.
@@ -102,7 +93,7 @@ static void hash_parts(enum tg_digest_alg alg, const struct tg_str *parts, size_
     ok = ok && EVP_DigestFinal_ex(ctx, d, &dlen) && dlen * 2 == tg_digest_hexlen(alg);
     EVP_MD_CTX_free(ctx);
     if (ok)
-        to_hex(d, dlen, out);
+        tg_hex_encode(d, dlen, out);
     else
         memset(out, 0, TG_DIGEST_HEX_MAX);
     tg_secret_wipe(d, sizeof d);

@@ -23,11 +23,13 @@
 
 #include "base/b64url.h"
 #include "base/file.h"
+#include "base/hex.h"
 #include "base/secret.h"
 
 struct entry {
     unsigned char digest[TG_TOKENS_DIGEST_LEN];
-    uint64_t expiry_ms; /* 0: never */
+    uint64_t expiry_ms; /* meaningful when expires */
+    bool expires;
     size_t user_off;    /* into names */
     unsigned line;
     bool revoked;
@@ -55,30 +57,6 @@ static bool fail(struct parse *p, const char *why)
 {
     snprintf(p->err, p->errlen, "%s:%u: %s", p->name, p->line, why);
     return false;
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-static bool parse_hex(const char *s, size_t len, unsigned char out[TG_TOKENS_DIGEST_LEN])
-{
-    if (len != 2 * TG_TOKENS_DIGEST_LEN)
-        return false;
-    for (size_t i = 0; i < TG_TOKENS_DIGEST_LEN; i++) {
-        int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return false;
-        out[i] = (unsigned char)(hi << 4 | lo);
-    }
-    return true;
 }
 
 /* Decimal Unix seconds, no sign, no leading zeros beyond "0", <= EXPIRY_MAX. */
@@ -184,7 +162,7 @@ static bool parse_line(struct tg_tokens *t, struct parse *p, const char *s, size
     if (!e)
         return fail(p, "out of memory");
     e->line = p->line;
-    if (!parse_hex(f[0], fl[0], e->digest))
+    if (fl[0] != 2 * TG_TOKENS_DIGEST_LEN || !tg_hex_decode(f[0], fl[0], e->digest))
         return fail(p, "the first field must be 64 hex digits (SHA-256 of the token)");
     if (fl[1] > TG_TOKENS_USER_MAX)
         return fail(p, "user name is longer than 128 bytes");
@@ -196,8 +174,10 @@ static bool parse_line(struct tg_tokens *t, struct parse *p, const char *s, size
     size_t next = 2;
     if (n > next && !field_is(f[next], fl[next], "revoked")) {
         uint64_t sec = 0;
-        if (!field_is(f[next], fl[next], "-") && !parse_expiry(f[next], fl[next], &sec))
+        bool never = field_is(f[next], fl[next], "-");
+        if (!never && !parse_expiry(f[next], fl[next], &sec))
             return fail(p, "expiry must be Unix seconds (at most 253402300799) or '-'");
+        e->expires = !never; /* a flag, not expiry 0: second 0 is a real (long past) time */
         e->expiry_ms = sec * 1000;
         next++;
     }
@@ -342,7 +322,7 @@ enum tg_tokens_result tg_tokens_lookup(const struct tg_tokens *t,
             continue;
         if (e->revoked)
             return TG_TOKENS_REVOKED;
-        if (e->expiry_ms && now_ms >= e->expiry_ms)
+        if (e->expires && now_ms >= e->expiry_ms)
             return TG_TOKENS_EXPIRED;
         *user = t->names + e->user_off;
         *expiry_ms = e->expiry_ms;

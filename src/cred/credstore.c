@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "base/file.h"
+#include "base/hex.h"
 #include "base/secret.h"
 
 /* Longer names are typos or garbage, not people. */
@@ -143,17 +144,6 @@ static bool has_control(const char *p, size_t len)
     return false;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Blank lines and comments ('#' after optional white space). */
 static bool is_skipped(const char *p, size_t len)
 {
@@ -230,7 +220,7 @@ static int check_ha1(struct loader *ld, enum tg_digest_alg alg, char *p, size_t 
         return fail(ld, "%s H(A1) must be %zu hex digits, not %zu", tg_digest_alg_name(alg, false),
                     want, len);
     for (size_t i = 0; i < len; i++) {
-        if (hexval(p[i]) < 0)
+        if (tg_hex_digit(p[i]) < 0)
             return fail(ld, "non-hex character in %s H(A1)", tg_digest_alg_name(alg, false));
         if (p[i] >= 'A' && p[i] <= 'F')
             p[i] = (char)(p[i] + ('a' - 'A'));
@@ -476,12 +466,6 @@ static int load_source(struct loader *ld)
 
 /* ---- the userhash tables ---- */
 
-static void unhex(const char *hex, size_t len, unsigned char *out)
-{
-    for (size_t i = 0; i + 1 < len; i += 2)
-        out[i / 2] = (unsigned char)(hexval(hex[i]) << 4 | hexval(hex[i + 1]));
-}
-
 /* A digest is uniformly distributed: its first bytes are a hash already. */
 static size_t digest_home(const unsigned char *d, size_t mask)
 {
@@ -539,7 +523,7 @@ static int index_userhashes(struct tg_credstore *s, struct tg_str realm)
         for (int alg = 0; alg < TG_DIGEST_NALGS; alg++) {
             char hex[TG_DIGEST_HEX_MAX];
             tg_digest_userhash((enum tg_digest_alg)alg, user, realm, hex);
-            unhex(hex, tg_digest_hexlen((enum tg_digest_alg)alg), e->uh[alg]);
+            tg_hex_decode(hex, tg_digest_hexlen((enum tg_digest_alg)alg), e->uh[alg]);
             userhash_insert(s, (enum tg_digest_alg)alg, k);
         }
     }
@@ -629,12 +613,9 @@ const struct tg_cred *tg_credstore_lookup_userhash(const struct tg_credstore *s,
 {
     if (!s || (unsigned)alg >= TG_DIGEST_NALGS || len != tg_digest_hexlen(alg))
         return NULL;
-    for (size_t i = 0; i < len; i++) {
-        if (hexval(hex[i]) < 0)
-            return NULL;
-    }
     unsigned char d[DIGEST_MAX];
-    unhex(hex, len, d);
+    if (!tg_hex_decode(hex, len, d))
+        return NULL;
     const struct table *t = &s->userhash[alg];
     for (size_t i = digest_home(d, t->mask);; i = (i + 1) & t->mask) {
         uint32_t v = t->slot[i];

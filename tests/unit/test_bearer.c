@@ -349,6 +349,20 @@ static void test_expired_revoked_and_unknown_tokens_are_refused(void **state)
     tg_bearer_free(b);
 }
 
+/* Expiry 0 is the epoch, long past, not "never" (found by fuzz_tokens). */
+static void test_expiry_zero_is_expired_not_never(void **state)
+{
+    struct tmp *t = *state;
+    char user[TG_AUTH_USER_MAX + 1];
+    const char *reason;
+    write_file(t->path, H_HELLO " alice 0\n" H_WORLD " bob -\n");
+    struct tg_bearer *b = bearer_tokens(t);
+    assert_int_equal(verify(b, "hello", NOW_MS, user, &reason), -1);
+    assert_string_equal(reason, "expired");
+    assert_int_equal(verify(b, "world", NOW_MS, user, &reason), 0);
+    tg_bearer_free(b);
+}
+
 static void test_malformed_credentials_are_refused_before_any_lookup(void **state)
 {
     struct tmp *t = *state;
@@ -737,6 +751,7 @@ int main(void)
         T(test_append_refuses_names_the_file_cannot_hold),
         T(test_a_minted_token_verifies_then_comes_from_the_cache),
         T(test_expired_revoked_and_unknown_tokens_are_refused),
+        T(test_expiry_zero_is_expired_not_never),
         T(test_malformed_credentials_are_refused_before_any_lookup),
         T(test_a_name_longer_than_the_buffer_is_refused_not_truncated),
         T(test_reload_revokes_at_once_and_a_broken_file_keeps_the_old_tokens),
