@@ -86,7 +86,7 @@ FUZZ_CFLAGS := $(CSTD) $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined -Isrc
 FUZZ_TIMEOUT ?= 10
 FUZZ_LIB := $(sort $(wildcard src/base/*.c src/http/*.c) src/auth/authparam.c src/auth/digestcalc.c \
               src/auth/jwt.c src/auth/tokens.c src/cred/credstore.c src/policy/acl.c \
-              src/policy/htgroup.c src/net/cidr.c src/conf/config.c)
+              src/policy/htgroup.c src/net/cidr.c $(wildcard src/conf/*.c))
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
 
 build-fuzz/%: fuzz/%.c $(FUZZ_LIB)

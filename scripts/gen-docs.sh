@@ -1,6 +1,6 @@
 #!/bin/sh
 # Regenerates the directive tables in docs/directives.md and README.md from
-# the directive table in src/conf/config.c (via `tollgate directives`).
+# the directive table in src/conf/directive.c (via `tollgate directives`).
 # Each file holds the table between "<!-- directives -->" marker lines.
 set -eu
 cd "$(dirname "$0")/.."

@@ -1,6 +1,6 @@
 /*
  * config: every run-time setting, parsed from the command line and from a
- * config file. One table (config.c) defines each directive once - name,
+ * config file. One table (directive.c) defines each directive once - name,
  * type, default, help - and drives the flag parser, the file parser and
  * --help. A flag "--name VALUE" and a file line "name VALUE" are the same
  * directive. Command-line values override the file; for repeatable
@@ -57,7 +57,7 @@ struct tg_config {
     char *config_file; /* owned; NULL if none */
     struct tg_listen_addr listen[TG_CONFIG_MAX_LISTEN];
     size_t nlisten;
-    enum tg_config_origin listen_origin; /* internal to config.c: who set listen[] */
+    enum tg_config_origin listen_origin; /* internal to conf/: who set listen[] */
     char *htpasswd;   /* owned; NULL if none */
     char *users;      /* owned; Tollgate users file (every scheme); NULL if none */
     char *htdigest;   /* owned; Apache htdigest file (MD5 Digest); NULL if none */

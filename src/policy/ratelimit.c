@@ -28,7 +28,7 @@
  * itself when penalties run out, with no sweeping.
  *
  * Deliberately not here: the 429 response and its Retry-After, sleeping
- * for the delay, logging, and parsing the directives (conf/config.c).
+ * for the delay, logging, and parsing the directives (conf/confvalue.c).
  */
 #include "policy/ratelimit.h"
 
