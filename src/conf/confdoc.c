@@ -65,6 +65,9 @@ static void print_value_doc(FILE *out, const struct tg_directive *d)
     case TG_DIRECTIVE_CONFIG:
         fprintf(out, "path");
         break;
+    case TG_DIRECTIVE_TEXT:
+        fprintf(out, "text");
+        break;
     case TG_DIRECTIVE_LOG:
         fprintf(out, "path, `-` (stderr) or `off`");
         break;

@@ -512,6 +512,7 @@ int tg_confvalue_set(struct tg_config *c, const struct tg_directive *d, const ch
 {
     switch (d->kind) {
     case TG_DIRECTIVE_PATH:
+    case TG_DIRECTIVE_TEXT:
     case TG_DIRECTIVE_CONFIG:
         return replace_string(field(c, d), v, why, whylen);
     case TG_DIRECTIVE_LOG:

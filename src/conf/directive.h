@@ -34,6 +34,7 @@ enum tg_directive_kind {
     TG_DIRECTIVE_CONFIG,         /* char *: the config file itself, loaded before other flags */
     TG_DIRECTIVE_HELP,           /* prints --help; stores nothing */
     TG_DIRECTIVE_VERSION,        /* prints the version; stores nothing */
+    TG_DIRECTIVE_TEXT,           /* char *: any non-empty text that is not a file name */
 };
 
 /* Bits of struct tg_directive's flags. */
