@@ -5,6 +5,7 @@ error="invalid_token" with an error_description that says why, SIGHUP
 reloading the token file and the JWK Set, and the auth log."""
 
 import hashlib
+import importlib.util
 import os
 import re
 import shutil
@@ -395,3 +396,47 @@ def test_curl_bearer_through_the_tls_listener_with_minted_token_and_jwt(tls_prox
     assert r.stdout.startswith(b"200"), (r.stdout, r.stderr)
     users = [(e["user"], e["tls"]) for e in p.access_entries() if e["status"] == "200"]
     assert users[:2] == [("alice", "TLSv1.3"), (JWTS["ok-es256"][1], "TLSv1.3")], users
+
+
+# ---- JWTs minted now, with real times ----
+
+def _gen():
+    """tests/unit/fixtures/jwt/gen.py as a module: its openssl-based signing and test keys."""
+    spec = importlib.util.spec_from_file_location("jwtgen", os.path.join(FIXTURES, "gen.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_jwts_minted_at_test_time_expire_on_the_real_clock(jwt_proxy, origin):
+    """Tokens signed now (openssl, the fixture keys) with exp and nbf relative to the real
+    clock: accepted, cached only until exp, then refused as expired; nbf in the future is
+    not yet valid; a payload changed after signing is a bad signature."""
+    gen = _gen()
+    now = int(time.time())
+    p = jwt_proxy("--jwt-clock-skew", "0")
+    minted = {
+        alg: gen.jwt({"alg": alg, "kid": kid, "typ": "JWT"},
+                     gen.claims(sub=f"user-{kid}", iat=now, exp=now + 3), kid)
+        for alg, kid in (("ES256", "ec256"), ("RS256", "rsa1"), ("EdDSA", "ed1"),
+                         ("HS256", "hmac1"))
+    }
+    for alg, token in minted.items():
+        assert _status(p, origin, token) == 200, alg
+    assert _status(p, origin, minted["ES256"]) == 200
+    reasons = [r["reason"] for r in p.wait_auth(5)]
+    assert reasons == ["verified"] * 4 + ["cached"], reasons
+
+    later = gen.jwt({"alg": "ES256", "kid": "ec256"}, gen.claims(nbf=now + 60, exp=now + 120),
+                    "ec256")
+    assert description(p.get(origin.url("/echo"), headers=[bearer(later)])) == \
+        "token not yet valid"
+    head, payload, sig = minted["HS256"].split(".")
+    forged = gen.part(gen.claims(sub="admin", iat=now, exp=now + 3))
+    assert description(p.get(origin.url("/echo"),
+                             headers=[bearer(f"{head}.{forged}.{sig}")])) == "bad token signature"
+
+    time.sleep(max(0.0, now + 3.2 - time.time()))
+    for alg, token in minted.items():
+        assert description(p.get(origin.url("/echo"), headers=[bearer(token)])) == \
+            "token expired", alg
