@@ -9,6 +9,9 @@
 
 #define LINE_MAX_LEN 4096
 #define FIELD_MAX 1500
+/* Kept free while writing the client-controlled fields: the numbers, upstream
+ * address, reason, listener and TLS version after them fit in far less. */
+#define TAIL_ROOM 400
 
 /* Appends s, %-escaping bytes outside printable ASCII and space/%. */
 static size_t put_field(char *out, size_t room, struct tg_str s)
@@ -39,18 +42,19 @@ void tg_accesslog_write(const struct tg_logfile *lf, const struct tg_access_entr
         return;
     tg_logfile_timestamp(ts, sizeof ts);
     size_t n = (size_t)snprintf(line, sizeof line, "%s %s ", ts, e->client);
-    n += put_field(line + n, sizeof line - n - 200, e->user);
+    n += put_field(line + n, sizeof line - n - TAIL_ROOM, e->user);
     line[n++] = ' ';
-    n += put_field(line + n, sizeof line - n - 200, e->method);
+    n += put_field(line + n, sizeof line - n - TAIL_ROOM, e->method);
     line[n++] = ' ';
-    n += put_field(line + n, sizeof line - n - 200, e->target);
+    n += put_field(line + n, sizeof line - n - TAIL_ROOM, e->target);
     n += (size_t)snprintf(line + n, sizeof line - n, " %d %" PRIu64 " %" PRIu64 " %.3f %s %s ",
                           e->status, e->bytes_in, e->bytes_out, (double)e->duration_us / 1000.0,
                           e->upstream ? e->upstream : "-", e->reason ? e->reason : "-");
-    if (n < sizeof line - 200) {
-        n += put_field(line + n, sizeof line - n - 100, tg_str_c(e->listener ? e->listener : ""));
+    if (n < sizeof line - 16)
+        n += put_field(line + n, sizeof line - n - 16, tg_str_c(e->listener ? e->listener : ""));
+    if (n < sizeof line)
         n += (size_t)snprintf(line + n, sizeof line - n, " %s\n", e->tls ? e->tls : "-");
-    }
+    /* Never reached with the room kept above; still, every line ends in exactly one '\n'. */
     if (n >= sizeof line)
         n = sizeof line - 1, line[n - 1] = '\n';
     tg_logfile_write(lf, line, n);

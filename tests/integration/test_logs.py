@@ -264,3 +264,24 @@ def test_logs_off_writes_no_files(proxy, origin, tmp_path):
 
 def _new_log_files(tmp_path, before):
     return {f for f in set(tmp_path.iterdir()) - before if f.suffix == ".log"}
+
+
+def test_a_huge_escaped_target_still_gives_one_whole_line_with_every_field(authed, origin):
+    """Each byte of these targets is written %XX, so one alone could fill the line buffer: the
+    line is cut inside the target and still ends with all 13 fields and its own newline, so
+    the next request's line is not glued onto it. (Raw 0xff is refused with a 400, '%' is
+    accepted: both are logged.)"""
+    for raw in (b"\xff" * 1500, b"%" * 1500):
+        with authed.connect() as c:
+            c.send(b"GET http://" + origin.authority.encode() + b"/echo?" + raw +
+                   b" HTTP/1.1\r\nHost: " + origin.authority.encode() + b"\r\n\r\n")
+            assert c.response("GET").status in (400, 407)
+    assert authed.get(origin.url("/bytes/2"), auth=ALICE).status == 200
+    entries = authed.wait_access(3)
+    time.sleep(0.2)
+    assert len(authed.access_lines()) == 3, authed.access_lines()
+    assert all("time" in e for e in entries), [e["_raw"][-200:] for e in entries]
+    for e in entries[:2]:
+        assert e["status"] in ("400", "407") and e["tls"] == "-", e["_raw"][-200:]
+        assert e["listener"] == "%s:%d" % authed.addrs[0]
+    assert entries[2]["target"] == origin.url("/bytes/2")
