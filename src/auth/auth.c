@@ -439,6 +439,16 @@ void tg_auth_attempt_fini(struct tg_auth_attempt *at)
     at->secret_len = 0;
 }
 
+void tg_auth_job_finish(struct tg_auth_attempt *at)
+{
+    tg_auth_attempt_fini(at);
+    if (at->orphaned) {
+        free(at);
+        return;
+    }
+    at->on_done(at);
+}
+
 int tg_auth_submit(struct tg_auth_attempt *at, struct tg_loop *loop)
 {
     return tg_pool_submit(at->auth->pool, loop, &at->job);

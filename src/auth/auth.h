@@ -195,6 +195,13 @@ enum tg_auth_result tg_auth_start(struct tg_auth *auth, struct tg_loop *loop,
 /* Frees an attempt's scratch, wiping secrets. Does not free at. */
 void tg_auth_attempt_fini(struct tg_auth_attempt *at);
 
+/*
+ * The end of a scheme's pool job, on the loop thread: wipes the scratch,
+ * then frees an orphaned attempt (its connection is gone) or hands the
+ * verdict to on_done.
+ */
+void tg_auth_job_finish(struct tg_auth_attempt *at);
+
 /* Submits at->job to the pool; used by schemes. 0 or -EAGAIN. */
 int tg_auth_submit(struct tg_auth_attempt *at, struct tg_loop *loop);
 

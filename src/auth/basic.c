@@ -56,12 +56,7 @@ static void basic_done(struct tg_pool_job *job)
     if (at->result == TG_AUTH_OK && !at->orphaned)
         tg_credcache_put(at->cache, at->secret + at->raw_off, at->raw_len, at->now_ms, at->gen,
                          at->user);
-    tg_auth_attempt_fini(at);
-    if (at->orphaned) {
-        free(at);
-        return;
-    }
-    at->on_done(at);
+    tg_auth_job_finish(at);
 }
 
 static bool is_token68(struct tg_str s)

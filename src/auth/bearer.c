@@ -442,13 +442,7 @@ static void bearer_work(struct tg_pool_job *job)
 
 static void bearer_done(struct tg_pool_job *job)
 {
-    struct tg_auth_attempt *at = tg_container_of(job, struct tg_auth_attempt, job);
-    tg_auth_attempt_fini(at);
-    if (at->orphaned) {
-        free(at);
-        return;
-    }
-    at->on_done(at);
+    tg_auth_job_finish(tg_container_of(job, struct tg_auth_attempt, job));
 }
 
 /* A JWT that missed the cache: its signature is checked on the worker pool. */
