@@ -32,10 +32,10 @@ static size_t put_field(char *out, size_t room, struct tg_str s)
     return n;
 }
 
-void tg_accesslog_write(const struct tg_logfile *lf, const struct tg_access_entry *e)
+void tg_accesslog_write(struct tg_logfile *lf, const struct tg_access_entry *e)
 {
     char line[LINE_MAX_LEN], ts[40];
-    if (lf->fd < 0)
+    if (!tg_logfile_enabled(lf))
         return;
     tg_logfile_timestamp(ts, sizeof ts);
     size_t n = (size_t)snprintf(line, sizeof line, "%s %s ", ts, e->client);

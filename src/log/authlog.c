@@ -58,10 +58,10 @@ static size_t put_json_string(char *out, size_t room, const char *s)
     return n;
 }
 
-void tg_authlog_write(const struct tg_logfile *lf, const struct tg_auth_entry *e)
+void tg_authlog_write(struct tg_logfile *lf, const struct tg_auth_entry *e)
 {
     char line[1024], ts[40];
-    if (lf->fd < 0)
+    if (!tg_logfile_enabled(lf))
         return;
     tg_logfile_timestamp(ts, sizeof ts);
     size_t n = (size_t)snprintf(line, sizeof line, "{\"ts\":\"%s\",\"client\":\"%s\",\"user\":", ts,

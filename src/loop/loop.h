@@ -63,6 +63,13 @@ void tg_loop_stop(struct tg_loop *loop);
  */
 int tg_loop_watch(struct tg_loop *loop, struct tg_io *io, uint32_t events);
 
+/*
+ * For an fd about to be closed: marks io unregistered without a system
+ * call, because closing an fd's only descriptor removes it from epoll.
+ * Not for fds that were dup()ed or are shared with another process.
+ */
+void tg_loop_forget(struct tg_loop *loop, struct tg_io *io);
+
 /* Initialises a timer (not armed). */
 void tg_timer_init(struct tg_timer *t, tg_timer_cb cb);
 

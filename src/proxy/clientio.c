@@ -73,7 +73,7 @@ static void log_handshake_failure(struct tg_conn *c, const char *reason)
         .status = 0,
         .reason = reason,
     };
-    tg_accesslog_write(&c->w->srv->access_log, &e);
+    tg_accesslog_write(tg_worker_access_log(c->w), &e);
 }
 
 void tg_conn_handshake(struct tg_conn *c)

@@ -111,7 +111,7 @@ static void log_access(struct tg_conn *c)
         .upstream = r->upstream_addr[0] ? r->upstream_addr : NULL,
         .reason = r->reason,
     };
-    tg_accesslog_write(&c->w->srv->access_log, &e);
+    tg_accesslog_write(tg_worker_access_log(c->w), &e);
 }
 
 /* The client buffer's normal limit: one request head. */
@@ -157,7 +157,7 @@ void tg_conn_close(struct tg_conn *c)
         c->req = NULL;
     }
     tg_loop_timer_clear(w->loop, &c->timer);
-    tg_loop_watch(w->loop, &c->io, 0);
+    tg_loop_forget(w->loop, &c->io); /* close() below unregisters it */
     tg_tls_close(c->ssl);
     c->ssl = NULL;
     close(c->io.fd);
@@ -190,11 +190,9 @@ void tg_conn_set_timer(struct tg_conn *c, uint64_t ms)
     tg_loop_timer_set(c->w->loop, &c->timer, ms);
 }
 
-void tg_conn_update(struct tg_conn *c)
+/* Whether the current state reads from the client, room in the buffer aside. */
+static bool wants_input(const struct tg_conn *c)
 {
-    uint32_t ev = 0;
-    if (c->closed || c->state == TG_CONN_TUNNEL || c->state == TG_CONN_LINGER)
-        return;
     bool reading = false;
     switch (c->state) {
     case TG_CONN_HEAD:
@@ -212,10 +210,26 @@ void tg_conn_update(struct tg_conn *c)
     default:
         break;
     }
+    return reading;
+}
+
+void tg_conn_update(struct tg_conn *c)
+{
+    uint32_t ev = 0;
+    if (c->closed || c->state == TG_CONN_TUNNEL || c->state == TG_CONN_LINGER)
+        return;
+    bool reading = wants_input(c);
     /* Level-triggered: never ask for input there is no room for. */
     bool room = !c->client_eof && tg_buf_len(&c->in) < c->in.cap;
-    if (reading && room)
+    if (reading && room) {
         ev |= EPOLLIN | EPOLLRDHUP;
+        c->in_unwanted = false;
+    } else if (room && !c->in_unwanted) {
+        /* Read interest stays registered while the origin or the hash pool
+         * answers: dropping and restoring it cost two epoll_ctl per request.
+         * Input that arrives meanwhile drops it (on_client_io). */
+        ev |= c->io.events & (EPOLLIN | EPOLLRDHUP);
+    }
     if (tg_buf_len(&c->out))
         ev |= EPOLLOUT;
     ev |= c->tls_want;
@@ -424,7 +438,7 @@ static void write_auth_log(struct tg_conn *c, struct tg_auth_attempt *at)
         .result = at->result == TG_AUTH_OK ? "ok" : "fail",
         .reason = at->reason,
     };
-    tg_authlog_write(&c->w->srv->auth_log, &e);
+    tg_authlog_write(tg_worker_auth_log(c->w), &e);
 }
 
 /* 429 for an address in a penalty: logged like an authentication attempt. */
@@ -438,7 +452,7 @@ static void respond_429(struct tg_conn *c, uint64_t left_ms, const char *user)
         .result = "rate_limited",
         .reason = "too_many_failures",
     };
-    tg_authlog_write(&c->w->srv->auth_log, &e);
+    tg_authlog_write(tg_worker_auth_log(c->w), &e);
     snprintf(extra, sizeof extra, "Retry-After: %llu\r\n",
              (unsigned long long)((left_ms + 999) / 1000));
     tg_conn_respond(c, 429, "rate_limited", extra, tg_errpage_body(429));
@@ -901,6 +915,13 @@ static void on_client_io(struct tg_io *io, uint32_t events)
     bool both = c->tls_want != 0;
     if ((events & EPOLLOUT || both) && !tg_conn_flush(c))
         return;
+    if (!both && !wants_input(c) && (events & (EPOLLIN | EPOLLRDHUP))) {
+        /* Input nobody asked for (tg_conn_update kept the interest): now drop it. */
+        c->in_unwanted = true;
+        tg_conn_update(c);
+        if (!(events & (EPOLLHUP | EPOLLERR)) || c->io.events == 0)
+            return;
+    }
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR) || both)
         read_client(c);
 }

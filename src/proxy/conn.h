@@ -108,6 +108,7 @@ struct tg_conn {
     bool closed;      /* teardown started; ignore further events */
     bool close_after; /* close once the current response is written */
     bool client_eof;
+    bool in_unwanted;  /* input came while none was wanted: read interest off till wanted */
     bool head_started; /* some bytes of the next head have arrived */
     bool authed;       /* a request on this connection authenticated: post-auth limits */
     char peer[TG_SOCK_ADDRSTRLEN];

@@ -25,10 +25,13 @@
 #include "proxy/upstream.h"
 #include "proxy/worker.h"
 
-#define PIPE_CAP 65536
+#define PIPE_CAP 65536         /* the kernel's default pipe size */
+#define PIPE_BULK_CAP 1048576  /* a bulk direction's pipe: fewer, larger splices */
 
 struct direction {
     int pipe[2];   /* [0] read end, [1] write end */
+    size_t cap;    /* the pipe's size */
+    bool grown;    /* a larger pipe was asked for (once) */
     size_t queued; /* bytes in the pipe */
     bool src_eof;
     bool dst_shut;
@@ -52,16 +55,32 @@ void tg_tunnel_free(struct tg_tunnel *t)
     free(t);
 }
 
+/*
+ * A direction that filled its pipe carries bulk data: a larger pipe moves
+ * it with a fraction of the splices and wakeups. Only then, because pipe
+ * pages count against a per-user limit (fs.pipe-user-pages-soft) that many
+ * interactive tunnels would otherwise exhaust. Refused: the pipe stays.
+ */
+static void grow(struct direction *d)
+{
+    d->grown = true;
+    int size = fcntl(d->pipe[1], F_SETPIPE_SZ, PIPE_BULK_CAP);
+    if (size > 0 && (size_t)size > d->cap)
+        d->cap = (size_t)size;
+}
+
 /* Moves what it can from src through the pipe to dst. -1 on a hard error, else progress. */
 static int move(struct direction *d, int src, int dst)
 {
     int progress = 0;
-    if (!d->src_eof && d->queued < PIPE_CAP) {
-        ssize_t n = splice(src, NULL, d->pipe[1], NULL, PIPE_CAP - d->queued,
+    if (!d->src_eof && d->queued < d->cap) {
+        ssize_t n = splice(src, NULL, d->pipe[1], NULL, d->cap - d->queued,
                            SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
         if (n > 0) {
             d->queued += (size_t)n;
             progress = 1;
+            if (d->queued == d->cap && !d->grown)
+                grow(d);
         } else if (n == 0) {
             d->src_eof = true;
             progress = 1;
@@ -90,7 +109,7 @@ static int move(struct direction *d, int src, int dst)
 static uint32_t interest(const struct direction *in, const struct direction *out)
 {
     uint32_t ev = 0;
-    if (!in->src_eof && in->queued < PIPE_CAP)
+    if (!in->src_eof && in->queued < in->cap)
         ev |= EPOLLIN | EPOLLRDHUP;
     if (out->queued > 0)
         ev |= EPOLLOUT;
@@ -267,6 +286,7 @@ void tg_tunnel_start(struct tg_conn *c)
         tg_conn_close(c);
         return;
     }
+    t->up.cap = t->down.cap = PIPE_CAP;
     c->tun = t;
     c->state = TG_CONN_TUNNEL;
     t->last_active_ms = tg_loop_now(c->w->loop);

@@ -103,7 +103,7 @@ void tg_upstream_close(struct tg_upstream *u)
     if (!u)
         return;
     tg_loop_timer_clear(u->w->loop, &u->idle_timer);
-    tg_loop_watch(u->w->loop, &u->io, 0);
+    tg_loop_forget(u->w->loop, &u->io); /* close() below unregisters it */
     close(u->io.fd);
     tg_buf_fini(&u->in);
     tg_buf_fini(&u->out);

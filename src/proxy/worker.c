@@ -43,7 +43,36 @@ static void shed(struct tg_worker *w, int fd, const struct sockaddr *peer, const
                                 .status = 503,
                                 .bytes_out = sizeof busy_response - 1,
                                 .reason = reason};
-    tg_accesslog_write(&w->srv->access_log, &e);
+    tg_accesslog_write(tg_worker_access_log(w), &e);
+}
+
+static void flush_logs(struct tg_worker *w)
+{
+    /* Auth lines first: a reader that sees a request's access line finds its auth line too. */
+    tg_logfile_flush(&w->srv->auth_log);
+    tg_logfile_flush(&w->srv->access_log);
+}
+
+static void on_log_timer(struct tg_timer *t)
+{
+    flush_logs(tg_container_of(t, struct tg_worker, log_timer));
+}
+
+static struct tg_logfile *arm_log(struct tg_worker *w, struct tg_logfile *lf)
+{
+    if (tg_logfile_enabled(lf) && !tg_timer_armed(&w->log_timer))
+        tg_loop_timer_set(w->loop, &w->log_timer, TG_LOGFILE_FLUSH_MS);
+    return lf;
+}
+
+struct tg_logfile *tg_worker_access_log(struct tg_worker *w)
+{
+    return arm_log(w, &w->srv->access_log);
+}
+
+struct tg_logfile *tg_worker_auth_log(struct tg_worker *w)
+{
+    return arm_log(w, &w->srv->auth_log);
 }
 
 static void on_accept(struct tg_io *io, uint32_t events)
@@ -87,6 +116,7 @@ struct tg_worker *tg_worker_new(int id, struct tg_server *srv, const int *lfds, 
     w->dns = w->loop ? tg_dns_new(w->loop) : NULL;
     w->scratch = malloc(sizeof *w->scratch);
     w->scratch_resp = malloc(sizeof(struct tg_resphead));
+    tg_timer_init(&w->log_timer, on_log_timer);
     if (srv->auth)
         w->cache = tg_credcache_new(srv->cfg->cred_cache_size, srv->cfg->cred_cache_ttl_ms,
                                     tg_auth_cache_key(srv->auth));
@@ -116,6 +146,7 @@ static void *thread_main(void *arg)
 {
     struct tg_worker *w = arg;
     tg_loop_run(w->loop);
+    flush_logs(w);
     atomic_store(&w->finished, true);
     return NULL;
 }
@@ -207,7 +238,9 @@ void tg_worker_free(struct tg_worker *w)
             tg_conn_close(w->conns);
         tg_upstream_pool_clear(w);
         tg_loop_drain(w->loop);
+        tg_loop_timer_clear(w->loop, &w->log_timer);
     }
+    flush_logs(w); /* the connections closed above may have logged */
     tg_dns_free(w->dns);
     if (w->loop)
         tg_loop_drain(w->loop);
