@@ -23,6 +23,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "base/buf.h"
+
 #define SLICE_NS 100000000ULL /* the longest slice Linux grants a fair-class thread */
 
 /* sched_setattr(2)'s argument (first version); glibc before 2.41 lacks it. */
@@ -92,6 +94,7 @@ static void *worker_main(void *arg)
         job->msg.cb = on_job_done;
         tg_loop_post(job->loop, &job->msg);
     }
+    tg_buf_thread_exit();
     return NULL;
 }
 

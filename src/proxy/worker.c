@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "auth/credcache.h"
+#include "base/buf.h"
 #include "http/resphead.h"
 #include "loop/dns.h"
 #include "log/accesslog.h"
@@ -147,6 +148,7 @@ static void *thread_main(void *arg)
     struct tg_worker *w = arg;
     tg_loop_run(w->loop);
     flush_logs(w);
+    tg_buf_thread_exit();
     atomic_store(&w->finished, true);
     return NULL;
 }
