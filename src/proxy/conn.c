@@ -28,6 +28,7 @@
 #include "policy/connlimit.h"
 #include "policy/ratelimit.h"
 #include "proxy/bodyhash.h"
+#include "proxy/bodypipe.h"
 #include "proxy/errpage.h"
 #include "proxy/server.h"
 #include "proxy/upstream.h"
@@ -93,6 +94,7 @@ static void req_free(struct tg_req *r)
     free(r->held_cred);
     free(r->uphead);
     free(r->addrs);
+    tg_bodypipe_free(r->bodypipe);
     free(r);
 }
 
@@ -230,7 +232,7 @@ void tg_conn_update(struct tg_conn *c)
          * Input that arrives meanwhile drops it (on_client_io). */
         ev |= c->io.events & (EPOLLIN | EPOLLRDHUP);
     }
-    if (tg_buf_len(&c->out))
+    if (tg_buf_len(&c->out) || (c->req && tg_bodypipe_queued(c->req->bodypipe)))
         ev |= EPOLLOUT;
     ev |= c->tls_want;
     if (reading && room && tg_conn_pending(c))
@@ -646,8 +648,12 @@ static void hold_body(struct tg_conn *c, struct tg_str value)
 
 static int append_authority(struct tg_buf *b, const struct tg_req *r, bool v6)
 {
-    const char *fmt = v6 ? (r->port == 80 ? "[%s]" : "[%s]:%u") : (r->port == 80 ? "%s" : "%s:%u");
-    return tg_buf_printf(b, fmt, r->host, r->port);
+    int rc = v6 ? tg_buf_append(b, "[", 1) : 0;
+    rc = rc ? rc : tg_buf_append(b, r->host, strlen(r->host));
+    rc = rc || !v6 ? rc : tg_buf_append(b, "]", 1);
+    if (rc == 0 && r->port != 80)
+        rc = tg_buf_append(b, ":", 1) ? -ENOBUFS : tg_buf_append_u64(b, r->port);
+    return rc;
 }
 
 /*
@@ -662,7 +668,8 @@ static bool build_uphead(struct tg_conn *c, const struct tg_reqhead *h, const st
     struct tg_buf b;
     tg_buf_init(&b, h->head_len + 1024);
     tg_hopbyhop_mark(h->fields, h->nfields, fwd);
-    int rc = tg_buf_printf(&b, "%s ", r->method);
+    int rc = tg_buf_append(&b, r->method, strlen(r->method));
+    rc = rc ? rc : tg_buf_append(&b, " ", 1);
     if (rc == 0 && (t->path.len == 0 || t->path.p[0] != '/'))
         rc = tg_buf_append(&b, "/", 1);
     rc = rc ? rc : tg_buf_append(&b, t->path.p, t->path.len);
@@ -679,8 +686,11 @@ static bool build_uphead(struct tg_conn *c, const struct tg_reqhead *h, const st
         rc = rc ? rc : tg_buf_append(&b, "\r\n", 2);
     }
     rc = rc ? rc : tg_buf_append(&b, "Via: 1.1 tollgate\r\n", 19);
-    if (rc == 0 && h->body == TG_BODY_LENGTH)
-        rc = tg_buf_printf(&b, "Content-Length: %llu\r\n", (unsigned long long)h->content_length);
+    if (rc == 0 && h->body == TG_BODY_LENGTH) {
+        rc = tg_buf_append(&b, "Content-Length: ", 16);
+        rc = rc ? rc : tg_buf_append_u64(&b, h->content_length);
+        rc = rc ? rc : tg_buf_append(&b, "\r\n", 2);
+    }
     if (rc == 0 && h->body == TG_BODY_CHUNKED)
         rc = tg_buf_append(&b, "Transfer-Encoding: chunked\r\n", 28);
     rc = rc ? rc : tg_buf_append(&b, "\r\n", 2);

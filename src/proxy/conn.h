@@ -52,6 +52,8 @@ struct tg_framing {
     bool done;
 };
 
+struct tg_bodypipe;
+
 struct tg_req {
     uint64_t start_us;
     char method[24];
@@ -83,6 +85,7 @@ struct tg_req {
     bool resp_head_done;
     bool resp_started; /* any byte of a response went to the client */
     struct tg_framing body_up;   /* response body from the origin */
+    struct tg_bodypipe *bodypipe; /* owned: splicing body_up to the client, or NULL */
     enum tg_body_kind client_framing;
     bool resp_done;
     bool resp_keep; /* the origin will keep its connection open */
