@@ -96,6 +96,13 @@ void tg_loop_post(struct tg_loop *loop, struct tg_loop_msg *m);
  */
 void tg_loop_defer(struct tg_loop *loop, struct tg_loop_msg *m);
 
+/*
+ * Runs m->cb once, the next time the loop finds nothing to do, just before
+ * it would block (same thread). For work worth batching under load but
+ * not worth delaying when idle, such as writing buffered log lines.
+ */
+void tg_loop_idle(struct tg_loop *loop, struct tg_loop_msg *m);
+
 /* The loop's cached monotonic time in ms, refreshed once per turn. */
 uint64_t tg_loop_now(const struct tg_loop *loop);
 

@@ -910,7 +910,7 @@ static void on_client_io(struct tg_io *io, uint32_t events)
     if (c->closed)
         return;
     if (c->state == TG_CONN_TUNNEL) {
-        tg_tunnel_pump(c);
+        tg_tunnel_pump(c, io->fd, events);
         return;
     }
     if (c->state == TG_CONN_LINGER) {
@@ -941,7 +941,7 @@ void tg_conn_on_upstream(struct tg_conn *c, uint32_t events)
     if (c->closed)
         return;
     if (c->state == TG_CONN_TUNNEL)
-        tg_tunnel_pump(c);
+        tg_tunnel_pump(c, c->up->io.fd, events);
     else
         tg_forward_on_upstream(c, events);
 }

@@ -189,7 +189,7 @@ void tg_forward_abort(struct tg_conn *c);
 
 /* tunnel.c */
 void tg_tunnel_start(struct tg_conn *c);
-void tg_tunnel_pump(struct tg_conn *c);
+void tg_tunnel_pump(struct tg_conn *c, int fd, uint32_t events); /* fd reported events; -1: none */
 void tg_tunnel_free(struct tg_tunnel *t);
 void tg_tunnel_on_timeout(struct tg_conn *c);
 

@@ -24,6 +24,7 @@
 #include "policy/connlimit.h"
 #include "proxy/upstream.h"
 
+#define ACCEPTS_PER_EVENT 1
 #define BUSY_BODY "Tollgate has too many connections. Retry later.\n"
 static const char busy_response[] = "HTTP/1.1 503 Service Unavailable\r\n"
                                     "Content-Type: text/plain; charset=utf-8\r\n"
@@ -59,10 +60,29 @@ static void on_log_timer(struct tg_timer *t)
     flush_logs(tg_container_of(t, struct tg_worker, log_timer));
 }
 
+static void on_log_idle(struct tg_loop_msg *m)
+{
+    struct tg_worker *w = tg_container_of(m, struct tg_worker, log_idle_msg);
+    w->log_idle_queued = false;
+    flush_logs(w);
+}
+
+/*
+ * Lines go out when the loop next runs out of events (at once when
+ * traffic is light, so a client rarely sees its response before its log
+ * lines) and at the latest after TG_LOGFILE_FLUSH_MS (under load).
+ */
 static struct tg_logfile *arm_log(struct tg_worker *w, struct tg_logfile *lf)
 {
-    if (tg_logfile_enabled(lf) && !tg_timer_armed(&w->log_timer))
+    if (!tg_logfile_enabled(lf))
+        return lf;
+    if (!tg_timer_armed(&w->log_timer))
         tg_loop_timer_set(w->loop, &w->log_timer, TG_LOGFILE_FLUSH_MS);
+    if (!w->log_idle_queued) {
+        w->log_idle_queued = true;
+        w->log_idle_msg.cb = on_log_idle;
+        tg_loop_idle(w->loop, &w->log_idle_msg);
+    }
     return lf;
 }
 
@@ -81,7 +101,10 @@ static void on_accept(struct tg_io *io, uint32_t events)
     struct tg_listener *l = tg_container_of(io, struct tg_listener, io);
     struct tg_worker *w = l->w;
     (void)events;
-    for (int i = 0; i < 64 && !w->draining; i++) {
+    /* One connection per event: the listener is level-triggered, so any
+     * others come with the next epoll_wait, which also carries the other
+     * ready sockets; looping until EAGAIN cost a failed accept4 per turn. */
+    for (int i = 0; i < ACCEPTS_PER_EVENT && !w->draining; i++) {
         struct sockaddr_storage peer;
         socklen_t len;
         int fd = tg_sock_accept(io->fd, &peer, &len);

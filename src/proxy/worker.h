@@ -50,6 +50,8 @@ struct tg_worker {
     struct tg_reqhead *scratch; /* owned: parse target reused for every request head */
     void *scratch_resp;         /* owned: struct tg_resphead */
     struct tg_timer log_timer; /* armed from a logged line until the logs are flushed */
+    struct tg_loop_msg log_idle_msg; /* flushes the logs when the loop runs idle */
+    bool log_idle_queued;
 };
 
 /*
