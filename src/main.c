@@ -23,6 +23,7 @@
 #include "auth/bearer.h"
 #include "auth/userdb.h"
 #include "base/b64.h"
+#include "base/buf.h"
 #include "base/clock.h"
 #include "base/secret.h"
 #include "conf/config.h"
@@ -302,6 +303,7 @@ static void teardown(struct app *a)
     tg_pool_free(a->pool); /* runs queued jobs; their results land in worker mailboxes */
     for (int w = 0; a->workers && w < a->nworkers; w++)
         tg_worker_free(a->workers[w]);
+    tg_buf_thread_exit(); /* blocks the connections closed above left here */
     free(a->workers);
     tg_auth_free(a->srv.auth);
     tg_userdb_free(a->userdb);

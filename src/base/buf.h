@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct tg_buf {
     char *data;   /* owned; NULL while released */
@@ -50,9 +51,19 @@ void tg_buf_consume(struct tg_buf *b, size_t n);
 /* Appends n bytes; returns 0 or -ENOBUFS when they do not fit. */
 int tg_buf_append(struct tg_buf *b, const void *p, size_t n);
 
+/* Appends v in decimal (no printf: per-request heads use it); 0 or -ENOBUFS. */
+int tg_buf_append_u64(struct tg_buf *b, uint64_t v);
+
 /* Appends printf-formatted text; returns 0 or -ENOBUFS. */
 int tg_buf_printf(struct tg_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/*
+ * Frees the blocks this thread keeps for reuse: a thread that used buffers
+ * calls it before it ends, or they leak. Buffers freed by one thread may
+ * be reused by it only (the stash is thread-local).
+ */
+void tg_buf_thread_exit(void);
 
 /*
  * Changes the limit (a request that must be held whole, then back). Keeps

@@ -11,6 +11,12 @@ static int lower(int c)
 
 bool tg_str_eq_nocase(struct tg_str a, const char *b)
 {
+    /* Header lookups mostly compare against another name: the first byte
+     * settles those before strlen does (a hot path on every request). */
+    if (a.len == 0 || b[0] == '\0')
+        return a.len == 0 && b[0] == '\0';
+    if (lower((unsigned char)a.p[0]) != lower((unsigned char)b[0]))
+        return false;
     size_t n = strlen(b);
     if (a.len != n)
         return false;

@@ -13,11 +13,22 @@
 
 #include <string.h>
 
+/* RFC 9110 §5.6.2 tchar, as a table: names are checked byte by byte on every request. */
+#define T(c) [c] = true
+static const bool tchar[256] = {
+    T('!'), T('#'), T('$'), T('%'), T('&'), T('\''), T('*'), T('+'), T('-'), T('.'), T('^'),
+    T('_'), T('`'), T('|'), T('~'), T('0'), T('1'), T('2'), T('3'), T('4'), T('5'), T('6'),
+    T('7'), T('8'), T('9'), T('A'), T('B'), T('C'), T('D'), T('E'), T('F'), T('G'), T('H'),
+    T('I'), T('J'), T('K'), T('L'), T('M'), T('N'), T('O'), T('P'), T('Q'), T('R'), T('S'),
+    T('T'), T('U'), T('V'), T('W'), T('X'), T('Y'), T('Z'), T('a'), T('b'), T('c'), T('d'),
+    T('e'), T('f'), T('g'), T('h'), T('i'), T('j'), T('k'), T('l'), T('m'), T('n'), T('o'),
+    T('p'), T('q'), T('r'), T('s'), T('t'), T('u'), T('v'), T('w'), T('x'), T('y'), T('z'),
+};
+#undef T
+
 bool tg_field_is_tchar(unsigned char c)
 {
-    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
-        return true;
-    return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+    return tchar[c];
 }
 
 bool tg_field_is_token(struct tg_str s)
@@ -31,32 +42,42 @@ bool tg_field_is_token(struct tg_str s)
     return true;
 }
 
+/* memchr, which scans a word at a time, but also for an empty (maybe NULL) span. */
+static const char *find(const char *p, char c, size_t n)
+{
+    return n ? memchr(p, c, n) : NULL;
+}
+
+/* The first of c1 and c2 in [p, p + n), or NULL. */
+static const char *first_of(const char *p, size_t n, char c1, char c2)
+{
+    const char *a = find(p, c1, n);
+    const char *b = find(p, c2, a ? (size_t)(a - p) : n);
+    return b ? b : a;
+}
+
 int tg_field_next_line(const char *buf, size_t len, size_t pos, struct tg_str *line, size_t *next,
                        const char **reason)
 {
-    for (size_t i = pos; i < len; i++) {
-        char c = buf[i];
-        if (c == '\0' || c == '\n') {
-            /* A CR consumes its LF below, so any LF seen here is bare. */
-            *reason = c == '\0' ? "nul_byte" : "bare_lf";
-            return -1;
-        }
-        if (c != '\r')
-            continue;
-        line->p = buf + pos;
-        line->len = i - pos;
-        if (i + 1 == len)
-            return 0;
-        if (buf[i + 1] != '\n') {
-            *reason = "bare_cr";
-            return -1;
-        }
-        *next = i + 2;
-        return 1;
+    size_t rest = len > pos ? len - pos : 0;
+    const char *cr = find(buf + pos, '\r', rest);
+    size_t i = cr ? (size_t)(cr - buf) : pos + rest;
+    /* A CR consumes its LF below, so any LF before the CR is bare. */
+    const char *bad = first_of(buf + pos, i - pos, '\0', '\n');
+    if (bad) {
+        *reason = *bad == '\0' ? "nul_byte" : "bare_lf";
+        return -1;
     }
     line->p = buf + pos;
-    line->len = len > pos ? len - pos : 0;
-    return 0;
+    line->len = i - pos;
+    if (!cr || i + 1 == len)
+        return 0;
+    if (buf[i + 1] != '\n') {
+        *reason = "bare_cr";
+        return -1;
+    }
+    *next = i + 2;
+    return 1;
 }
 
 int tg_field_start_line(const char *buf, size_t len, struct tg_str *line, size_t *next,

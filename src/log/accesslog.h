@@ -28,7 +28,7 @@ struct tg_access_entry {
     const char *tls;      /* "TLSv1.3", ..., NULL = "-" (plaintext, or no handshake yet) */
 };
 
-/* Formats and writes the entry. Any thread. */
-void tg_accesslog_write(const struct tg_logfile *lf, const struct tg_access_entry *e);
+/* Formats the entry and queues the line (tg_logfile_write). Any thread. */
+void tg_accesslog_write(struct tg_logfile *lf, const struct tg_access_entry *e);
 
 #endif

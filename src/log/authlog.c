@@ -58,20 +58,39 @@ static size_t put_json_string(char *out, size_t room, const char *s)
     return n;
 }
 
-void tg_authlog_write(const struct tg_logfile *lf, const struct tg_auth_entry *e)
+/*
+ * Appends nparts strings at line + *n as snprintf("%s...") would: at most
+ * size - 1 bytes stored, *n counting all of them, NULL as "(null)". Every
+ * authentication writes a line; printf cost more than the rest of it.
+ */
+static void put_all(char *line, size_t size, size_t *n, const char *const *parts, size_t nparts)
+{
+    for (size_t i = 0; i < nparts; i++) {
+        const char *s = parts[i] ? parts[i] : "(null)";
+        size_t len = strlen(s);
+        if (*n + 1 < size)
+            memcpy(line + *n, s, len < size - 1 - *n ? len : size - 1 - *n);
+        *n += len;
+    }
+}
+
+#define PUT_ALL(line, n, ...)                                                                      \
+    put_all(line, sizeof line, n, (const char *const[]){__VA_ARGS__},                              \
+            sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
+
+void tg_authlog_write(struct tg_logfile *lf, const struct tg_auth_entry *e)
 {
     char line[1024], ts[40];
-    if (lf->fd < 0)
+    size_t n = 0;
+    if (!tg_logfile_enabled(lf))
         return;
     tg_logfile_timestamp(ts, sizeof ts);
-    size_t n = (size_t)snprintf(line, sizeof line, "{\"ts\":\"%s\",\"client\":\"%s\",\"user\":", ts,
-                                e->client);
+    PUT_ALL(line, &n, "{\"ts\":\"", ts, "\",\"client\":\"", e->client, "\",\"user\":");
     if (e->user)
         n += put_json_string(line + n, sizeof line - n - 200, e->user);
     else
-        n += (size_t)snprintf(line + n, sizeof line - n, "null");
-    n += (size_t)snprintf(line + n, sizeof line - n,
-                          ",\"scheme\":\"%s\",\"result\":\"%s\",\"reason\":\"%s\"}\n", e->scheme,
-                          e->result, e->reason);
+        PUT_ALL(line, &n, "null");
+    PUT_ALL(line, &n, ",\"scheme\":\"", e->scheme, "\",\"result\":\"", e->result,
+            "\",\"reason\":\"", e->reason, "\"}\n");
     tg_logfile_write(lf, line, n < sizeof line ? n : sizeof line - 1);
 }

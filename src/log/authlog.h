@@ -20,6 +20,7 @@ struct tg_auth_entry {
     const char *reason;
 };
 
-void tg_authlog_write(const struct tg_logfile *lf, const struct tg_auth_entry *e);
+/* Formats the entry and queues the line (tg_logfile_write). Any thread. */
+void tg_authlog_write(struct tg_logfile *lf, const struct tg_auth_entry *e);
 
 #endif

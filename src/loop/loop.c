@@ -28,6 +28,7 @@ struct tg_loop {
     size_t nheap, capheap;
 
     struct tg_loop_msg *deferred, *deferred_tail; /* FIFO, run at end of turn */
+    struct tg_loop_msg *idle;                      /* run before the loop blocks */
 
     pthread_mutex_t mbox_lock;
     struct tg_loop_msg *mbox_head, *mbox_tail;
@@ -159,6 +160,12 @@ int tg_loop_watch(struct tg_loop *l, struct tg_io *io, uint32_t events)
     return 0;
 }
 
+void tg_loop_forget(struct tg_loop *l, struct tg_io *io)
+{
+    (void)l;
+    io->events = 0;
+}
+
 void tg_loop_post(struct tg_loop *l, struct tg_loop_msg *m)
 {
     uint64_t one = 1;
@@ -184,6 +191,23 @@ void tg_loop_defer(struct tg_loop *l, struct tg_loop_msg *m)
     else
         l->deferred = m;
     l->deferred_tail = m;
+}
+
+void tg_loop_idle(struct tg_loop *l, struct tg_loop_msg *m)
+{
+    m->next = l->idle;
+    l->idle = m;
+}
+
+static void run_idle(struct tg_loop *l)
+{
+    struct tg_loop_msg *m = l->idle;
+    l->idle = NULL;
+    while (m) {
+        struct tg_loop_msg *next = m->next;
+        m->cb(m);
+        m = next;
+    }
 }
 
 void tg_loop_stop(struct tg_loop *l)
@@ -255,17 +279,31 @@ static int next_timeout(const struct tg_loop *l)
     return d - l->now > 60000 ? 60000 : (int)(d - l->now);
 }
 
+/* Waits for events; idle tasks run first if there are none right now. */
+static int wait_events(struct tg_loop *l, struct epoll_event *evs)
+{
+    int timeout = next_timeout(l);
+    if (!l->idle || timeout == 0)
+        return epoll_wait(l->epfd, evs, MAX_EVENTS, timeout);
+    int n = epoll_wait(l->epfd, evs, MAX_EVENTS, 0);
+    if (n != 0)
+        return n;
+    run_idle(l);
+    return epoll_wait(l->epfd, evs, MAX_EVENTS, next_timeout(l));
+}
+
 void tg_loop_drain(struct tg_loop *l)
 {
     run_mailbox(l);
     run_deferred(l);
+    run_idle(l);
 }
 
 int tg_loop_run(struct tg_loop *l)
 {
     struct epoll_event evs[MAX_EVENTS];
     while (!atomic_load(&l->stopping)) {
-        int n = epoll_wait(l->epfd, evs, MAX_EVENTS, next_timeout(l));
+        int n = wait_events(l, evs);
         if (n < 0 && errno != EINTR)
             return -errno;
         l->now = tg_clock_mono_ms();

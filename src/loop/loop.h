@@ -63,6 +63,13 @@ void tg_loop_stop(struct tg_loop *loop);
  */
 int tg_loop_watch(struct tg_loop *loop, struct tg_io *io, uint32_t events);
 
+/*
+ * For an fd about to be closed: marks io unregistered without a system
+ * call, because closing an fd's only descriptor removes it from epoll.
+ * Not for fds that were dup()ed or are shared with another process.
+ */
+void tg_loop_forget(struct tg_loop *loop, struct tg_io *io);
+
 /* Initialises a timer (not armed). */
 void tg_timer_init(struct tg_timer *t, tg_timer_cb cb);
 
@@ -88,6 +95,13 @@ void tg_loop_post(struct tg_loop *loop, struct tg_loop_msg *m);
  * close a connection outside its own callbacks.
  */
 void tg_loop_defer(struct tg_loop *loop, struct tg_loop_msg *m);
+
+/*
+ * Runs m->cb once, the next time the loop finds nothing to do, just before
+ * it would block (same thread). For work worth batching under load but
+ * not worth delaying when idle, such as writing buffered log lines.
+ */
+void tg_loop_idle(struct tg_loop *loop, struct tg_loop_msg *m);
 
 /* The loop's cached monotonic time in ms, refreshed once per turn. */
 uint64_t tg_loop_now(const struct tg_loop *loop);

@@ -84,6 +84,38 @@ int tg_sock_error(int fd)
     return err;
 }
 
+/* Appends v in decimal at out + n; returns the new length. */
+static size_t put_dec(char *out, size_t n, unsigned v)
+{
+    char d[10];
+    size_t i = sizeof d;
+    do {
+        d[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    memcpy(out + n, d + i, sizeof d - i);
+    return n + sizeof d - i;
+}
+
+/* "a.b.c.d:port" as inet_ntop and snprintf("%s:%u") make it: every accept formats one. */
+static void format_in4(const struct sockaddr_in *s4, char *out, size_t outlen)
+{
+    char tmp[32];
+    const unsigned char *b = (const unsigned char *)&s4->sin_addr;
+    size_t n = 0;
+    for (int i = 0; i < 4; i++) {
+        n = put_dec(tmp, n, b[i]);
+        tmp[n++] = i < 3 ? '.' : ':';
+    }
+    n = put_dec(tmp, n, ntohs(s4->sin_port));
+    if (outlen == 0)
+        return;
+    if (n > outlen - 1)
+        n = outlen - 1;
+    memcpy(out, tmp, n);
+    out[n] = '\0';
+}
+
 void tg_sock_format(const struct sockaddr *addr, char *out, size_t outlen)
 {
     char ip[INET6_ADDRSTRLEN] = "?";
@@ -92,9 +124,7 @@ void tg_sock_format(const struct sockaddr *addr, char *out, size_t outlen)
         inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof ip);
         snprintf(out, outlen, "[%s]:%u", ip, ntohs(s6->sin6_port));
     } else if (addr->sa_family == AF_INET) {
-        const struct sockaddr_in *s4 = (const struct sockaddr_in *)addr;
-        inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof ip);
-        snprintf(out, outlen, "%s:%u", ip, ntohs(s4->sin_port));
+        format_in4((const struct sockaddr_in *)addr, out, outlen);
     } else {
         snprintf(out, outlen, "-");
     }

@@ -74,7 +74,7 @@ static void log_handshake_failure(struct tg_conn *c, const char *reason)
         .reason = reason,
         .listener = c->listener,
     };
-    tg_accesslog_write(&c->w->srv->access_log, &e);
+    tg_accesslog_write(tg_worker_access_log(c->w), &e);
 }
 
 void tg_conn_handshake(struct tg_conn *c)

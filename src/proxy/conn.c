@@ -28,6 +28,7 @@
 #include "policy/connlimit.h"
 #include "policy/ratelimit.h"
 #include "proxy/bodyhash.h"
+#include "proxy/bodypipe.h"
 #include "proxy/errpage.h"
 #include "proxy/server.h"
 #include "proxy/upstream.h"
@@ -93,6 +94,7 @@ static void req_free(struct tg_req *r)
     free(r->held_cred);
     free(r->uphead);
     free(r->addrs);
+    tg_bodypipe_free(r->bodypipe);
     free(r);
 }
 
@@ -113,7 +115,7 @@ static void log_access(struct tg_conn *c)
         .listener = c->listener,
         .tls = c->ssl ? tg_tls_version(c->ssl) : NULL,
     };
-    tg_accesslog_write(&c->w->srv->access_log, &e);
+    tg_accesslog_write(tg_worker_access_log(c->w), &e);
 }
 
 /* The client buffer's normal limit: one request head. */
@@ -159,7 +161,7 @@ void tg_conn_close(struct tg_conn *c)
         c->req = NULL;
     }
     tg_loop_timer_clear(w->loop, &c->timer);
-    tg_loop_watch(w->loop, &c->io, 0);
+    tg_loop_forget(w->loop, &c->io); /* close() below unregisters it */
     tg_tls_close(c->ssl);
     c->ssl = NULL;
     close(c->io.fd);
@@ -192,11 +194,9 @@ void tg_conn_set_timer(struct tg_conn *c, uint64_t ms)
     tg_loop_timer_set(c->w->loop, &c->timer, ms);
 }
 
-void tg_conn_update(struct tg_conn *c)
+/* Whether the current state reads from the client, room in the buffer aside. */
+static bool wants_input(const struct tg_conn *c)
 {
-    uint32_t ev = 0;
-    if (c->closed || c->state == TG_CONN_TUNNEL || c->state == TG_CONN_LINGER)
-        return;
     bool reading = false;
     switch (c->state) {
     case TG_CONN_HEAD:
@@ -214,11 +214,27 @@ void tg_conn_update(struct tg_conn *c)
     default:
         break;
     }
+    return reading;
+}
+
+void tg_conn_update(struct tg_conn *c)
+{
+    uint32_t ev = 0;
+    if (c->closed || c->state == TG_CONN_TUNNEL || c->state == TG_CONN_LINGER)
+        return;
+    bool reading = wants_input(c);
     /* Level-triggered: never ask for input there is no room for. */
     bool room = !c->client_eof && tg_buf_len(&c->in) < c->in.cap;
-    if (reading && room)
+    if (reading && room) {
         ev |= EPOLLIN | EPOLLRDHUP;
-    if (tg_buf_len(&c->out))
+        c->in_unwanted = false;
+    } else if (room && !c->in_unwanted) {
+        /* Read interest stays registered while the origin or the hash pool
+         * answers: dropping and restoring it cost two epoll_ctl per request.
+         * Input that arrives meanwhile drops it (on_client_io). */
+        ev |= c->io.events & (EPOLLIN | EPOLLRDHUP);
+    }
+    if (tg_buf_len(&c->out) || (c->req && tg_bodypipe_queued(c->req->bodypipe)))
         ev |= EPOLLOUT;
     ev |= c->tls_want;
     if (reading && room && tg_conn_pending(c))
@@ -428,7 +444,7 @@ static void write_auth_log(struct tg_conn *c, struct tg_auth_attempt *at)
                                                     : "fail",
         .reason = at->reason,
     };
-    tg_authlog_write(&c->w->srv->auth_log, &e);
+    tg_authlog_write(tg_worker_auth_log(c->w), &e);
 }
 
 /* 429 for an address in a penalty: logged like an authentication attempt. */
@@ -442,7 +458,7 @@ static void respond_429(struct tg_conn *c, uint64_t left_ms, const char *user)
         .result = "rate_limited",
         .reason = "too_many_failures",
     };
-    tg_authlog_write(&c->w->srv->auth_log, &e);
+    tg_authlog_write(tg_worker_auth_log(c->w), &e);
     snprintf(extra, sizeof extra, "Retry-After: %llu\r\n",
              (unsigned long long)((left_ms + 999) / 1000));
     tg_conn_respond(c, 429, "rate_limited", extra, tg_errpage_body(429));
@@ -643,8 +659,12 @@ static void hold_body(struct tg_conn *c, struct tg_str value)
 
 static int append_authority(struct tg_buf *b, const struct tg_req *r, bool v6)
 {
-    const char *fmt = v6 ? (r->port == 80 ? "[%s]" : "[%s]:%u") : (r->port == 80 ? "%s" : "%s:%u");
-    return tg_buf_printf(b, fmt, r->host, r->port);
+    int rc = v6 ? tg_buf_append(b, "[", 1) : 0;
+    rc = rc ? rc : tg_buf_append(b, r->host, strlen(r->host));
+    rc = rc || !v6 ? rc : tg_buf_append(b, "]", 1);
+    if (rc == 0 && r->port != 80)
+        rc = tg_buf_append(b, ":", 1) ? -ENOBUFS : tg_buf_append_u64(b, r->port);
+    return rc;
 }
 
 /*
@@ -659,7 +679,8 @@ static bool build_uphead(struct tg_conn *c, const struct tg_reqhead *h, const st
     struct tg_buf b;
     tg_buf_init(&b, h->head_len + 1024);
     tg_hopbyhop_mark(h->fields, h->nfields, fwd);
-    int rc = tg_buf_printf(&b, "%s ", r->method);
+    int rc = tg_buf_append(&b, r->method, strlen(r->method));
+    rc = rc ? rc : tg_buf_append(&b, " ", 1);
     if (rc == 0 && (t->path.len == 0 || t->path.p[0] != '/'))
         rc = tg_buf_append(&b, "/", 1);
     rc = rc ? rc : tg_buf_append(&b, t->path.p, t->path.len);
@@ -676,8 +697,11 @@ static bool build_uphead(struct tg_conn *c, const struct tg_reqhead *h, const st
         rc = rc ? rc : tg_buf_append(&b, "\r\n", 2);
     }
     rc = rc ? rc : tg_buf_append(&b, "Via: 1.1 tollgate\r\n", 19);
-    if (rc == 0 && h->body == TG_BODY_LENGTH)
-        rc = tg_buf_printf(&b, "Content-Length: %llu\r\n", (unsigned long long)h->content_length);
+    if (rc == 0 && h->body == TG_BODY_LENGTH) {
+        rc = tg_buf_append(&b, "Content-Length: ", 16);
+        rc = rc ? rc : tg_buf_append_u64(&b, h->content_length);
+        rc = rc ? rc : tg_buf_append(&b, "\r\n", 2);
+    }
     if (rc == 0 && h->body == TG_BODY_CHUNKED)
         rc = tg_buf_append(&b, "Transfer-Encoding: chunked\r\n", 28);
     rc = rc ? rc : tg_buf_append(&b, "\r\n", 2);
@@ -897,7 +921,7 @@ static void on_client_io(struct tg_io *io, uint32_t events)
     if (c->closed)
         return;
     if (c->state == TG_CONN_TUNNEL) {
-        tg_tunnel_pump(c);
+        tg_tunnel_pump(c, io->fd, events);
         return;
     }
     if (c->state == TG_CONN_LINGER) {
@@ -912,6 +936,13 @@ static void on_client_io(struct tg_io *io, uint32_t events)
     bool both = c->tls_want != 0;
     if ((events & EPOLLOUT || both) && !tg_conn_flush(c))
         return;
+    if (!both && !wants_input(c) && (events & (EPOLLIN | EPOLLRDHUP))) {
+        /* Input nobody asked for (tg_conn_update kept the interest): now drop it. */
+        c->in_unwanted = true;
+        tg_conn_update(c);
+        if (!(events & (EPOLLHUP | EPOLLERR)) || c->io.events == 0)
+            return;
+    }
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR) || both)
         read_client(c);
 }
@@ -921,7 +952,7 @@ void tg_conn_on_upstream(struct tg_conn *c, uint32_t events)
     if (c->closed)
         return;
     if (c->state == TG_CONN_TUNNEL)
-        tg_tunnel_pump(c);
+        tg_tunnel_pump(c, c->up->io.fd, events);
     else
         tg_forward_on_upstream(c, events);
 }

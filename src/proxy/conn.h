@@ -53,6 +53,8 @@ struct tg_framing {
     bool done;
 };
 
+struct tg_bodypipe;
+
 struct tg_req {
     uint64_t start_us;
     char method[24];
@@ -84,6 +86,7 @@ struct tg_req {
     bool resp_head_done;
     bool resp_started; /* any byte of a response went to the client */
     struct tg_framing body_up;   /* response body from the origin */
+    struct tg_bodypipe *bodypipe; /* owned: splicing body_up to the client, or NULL */
     enum tg_body_kind client_framing;
     bool resp_done;
     bool resp_keep; /* the origin will keep its connection open */
@@ -110,6 +113,7 @@ struct tg_conn {
     bool closed;      /* teardown started; ignore further events */
     bool close_after; /* close once the current response is written */
     bool client_eof;
+    bool in_unwanted;  /* input came while none was wanted: read interest off till wanted */
     bool head_started; /* some bytes of the next head have arrived */
     bool authed;       /* a request on this connection authenticated: post-auth limits */
     char peer[TG_SOCK_ADDRSTRLEN];
@@ -187,7 +191,7 @@ void tg_forward_abort(struct tg_conn *c);
 
 /* tunnel.c */
 void tg_tunnel_start(struct tg_conn *c);
-void tg_tunnel_pump(struct tg_conn *c);
+void tg_tunnel_pump(struct tg_conn *c, int fd, uint32_t events); /* fd reported events; -1: none */
 void tg_tunnel_free(struct tg_tunnel *t);
 void tg_tunnel_on_timeout(struct tg_conn *c);
 

@@ -19,6 +19,7 @@
 #include "http/hopbyhop.h"
 #include "http/resphead.h"
 #include "policy/acl.h"
+#include "proxy/bodypipe.h"
 #include "proxy/conn.h"
 #include "proxy/errpage.h"
 #include "proxy/server.h"
@@ -27,6 +28,7 @@
 
 #define MAX_RESPONSE_HEAD 65536
 #define CHUNK_OVERHEAD 32 /* "ffffffffffffffff\r\n" + "\r\n" + slack */
+#define SPLICE_MIN 65536  /* smaller bodies: a pipe costs more system calls than copying */
 
 static void start_connect(struct tg_conn *c, bool allow_pool);
 static void process_response(struct tg_conn *c);
@@ -36,9 +38,25 @@ static const struct tg_config *cfg_of(const struct tg_conn *c)
     return c->w->srv->cfg;
 }
 
+/* "host:port", as snprintf("%s:%u") would truncate it (not per request: printf is slow). */
 static void key_of(const struct tg_req *r, char *key, size_t len)
 {
-    snprintf(key, len, "%s:%u", r->host, r->port);
+    char port[8];
+    size_t hl = strlen(r->host), pl = 0, i = sizeof port;
+    unsigned v = r->port;
+    do {
+        port[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    port[--i] = ':';
+    pl = sizeof port - i;
+    if (len == 0)
+        return;
+    size_t n = hl < len - 1 ? hl : len - 1;
+    memcpy(key, r->host, n);
+    size_t m = pl < len - 1 - n ? pl : len - 1 - n;
+    memcpy(key + n, port + i, m);
+    key[n + m] = '\0';
 }
 
 static void update_up(struct tg_conn *c)
@@ -50,7 +68,10 @@ static void update_up(struct tg_conn *c)
     if (!u->connected) {
         ev = EPOLLOUT;
     } else {
-        if (!u->eof && !c->req->resp_done && tg_buf_len(&u->in) < u->in.cap)
+        const struct tg_req *r = c->req;
+        bool room = r->bodypipe ? r->body_up.left && tg_bodypipe_has_room(r->bodypipe)
+                                : tg_buf_len(&u->in) < u->in.cap;
+        if (!u->eof && !r->resp_done && room)
             ev |= EPOLLIN | EPOLLRDHUP;
         if (tg_buf_len(&u->out))
             ev |= EPOLLOUT;
@@ -377,6 +398,21 @@ static const char *status_phrase(const struct tg_resphead *h, char *tmp, size_t 
     return tmp;
 }
 
+/* "HTTP/1.1 %d %s\r\n" with status_phrase, without printf: every response has one. */
+static int append_status_line(struct tg_buf *b, const struct tg_resphead *h)
+{
+    struct tg_str phrase = h->reason;
+    if (phrase.len == 0)
+        phrase = tg_str_c(tg_errpage_phrase(h->status));
+    else if (phrase.len > 255) /* as status_phrase's 256-byte copy */
+        phrase.len = 255;
+    int rc = tg_buf_append(b, "HTTP/1.1 ", 9);
+    rc = rc ? rc : tg_buf_append_u64(b, (uint64_t)h->status);
+    rc = rc ? rc : tg_buf_append(b, " ", 1);
+    rc = rc ? rc : tg_buf_append(b, phrase.p, phrase.len);
+    return rc ? rc : tg_buf_append(b, "\r\n", 2);
+}
+
 /* An interim response (RFC 9110 §15.2); HTTP/1.0 clients cannot take them. */
 static int write_interim(struct tg_conn *c, const struct tg_resphead *h)
 {
@@ -393,7 +429,6 @@ static int write_interim(struct tg_conn *c, const struct tg_resphead *h)
 static int write_final_head(struct tg_conn *c, const struct tg_resphead *h)
 {
     struct tg_req *r = c->req;
-    char phrase[256];
     enum tg_body_kind k = h->body;
     if (k == TG_BODY_CHUNKED || k == TG_BODY_CLOSE)
         k = r->http10 ? TG_BODY_CLOSE : TG_BODY_CHUNKED;
@@ -402,8 +437,7 @@ static int write_final_head(struct tg_conn *c, const struct tg_resphead *h)
         c->close_after = true;
     bool keep = r->keep_alive && !c->close_after && !c->w->draining;
     c->close_after = !keep;
-    int rc = tg_buf_printf(&c->out, "HTTP/1.1 %d %s\r\n", h->status,
-                           status_phrase(h, phrase, sizeof phrase));
+    int rc = append_status_line(&c->out, h);
     rc = rc ? rc : append_fields(&c->out, h);
     rc = rc ? rc : tg_buf_append(&c->out, "Via: 1.1 tollgate\r\n", 19);
     if (rc == 0 && r->auth_info)
@@ -413,10 +447,11 @@ static int write_final_head(struct tg_conn *c, const struct tg_resphead *h)
         if (tg_str_eq_nocase(h->fields[i].name, "Content-Length"))
             cl = &h->fields[i];
     }
-    if (rc == 0 && k == TG_BODY_LENGTH)
-        rc = tg_buf_printf(&c->out, "Content-Length: %llu\r\n",
-                           (unsigned long long)h->content_length);
-    else if (rc == 0 && k == TG_BODY_NONE && cl && (r->is_head || h->status == 304))
+    if (rc == 0 && k == TG_BODY_LENGTH) {
+        rc = tg_buf_append(&c->out, "Content-Length: ", 16);
+        rc = rc ? rc : tg_buf_append_u64(&c->out, h->content_length);
+        rc = rc ? rc : tg_buf_append(&c->out, "\r\n", 2);
+    } else if (rc == 0 && k == TG_BODY_NONE && cl && (r->is_head || h->status == 304))
         rc = tg_buf_printf(&c->out, "Content-Length: %.*s\r\n", (int)cl->value.len, cl->value.p);
     if (rc == 0 && k == TG_BODY_CHUNKED)
         rc = tg_buf_append(&c->out, "Transfer-Encoding: chunked\r\n", 28);
@@ -455,6 +490,8 @@ static bool pump_response_body(struct tg_conn *c)
     struct tg_req *r = c->req;
     struct tg_upstream *u = c->up;
     struct tg_framing *f = &r->body_up;
+    if (r->bodypipe)
+        return true; /* splice_body moves this body */
     while (!f->done && tg_buf_len(&u->in)) {
         size_t room = room_of(&c->out), len = tg_buf_len(&u->in), used;
         if (room <= CHUNK_OVERHEAD)
@@ -581,6 +618,8 @@ static void read_upstream(struct tg_conn *c)
 {
     struct tg_upstream *u = c->up;
     char *tail;
+    if (c->req->bodypipe)
+        return; /* splice_body reads */
     size_t space = tg_buf_space(&u->in, &tail);
     if (space == 0)
         return;
@@ -614,11 +653,74 @@ void tg_forward_on_upstream(struct tg_conn *c, uint32_t events)
         tg_conn_update(c);
 }
 
+/* A fixed-length body, plaintext both ways, nothing of it buffered: splice it. */
+static bool can_splice(const struct tg_conn *c)
+{
+    const struct tg_req *r = c->req;
+    const struct tg_framing *f = &r->body_up;
+    return !c->ssl && c->up && r->resp_head_done && !f->done && f->kind == TG_BODY_LENGTH &&
+           r->client_framing == TG_BODY_LENGTH && f->left >= SPLICE_MIN &&
+           tg_buf_len(&c->up->in) == 0 && tg_buf_len(&c->out) == 0;
+}
+
+/* Moves body bytes origin -> pipe -> client until both would block. False once c is closed. */
+static bool splice_body(struct tg_conn *c)
+{
+    struct tg_req *r = c->req;
+    struct tg_upstream *u = c->up;
+    struct tg_framing *f = &r->body_up;
+    ssize_t in, out;
+    do {
+        in = -EAGAIN;
+        if (!u->eof && f->left && tg_bodypipe_has_room(r->bodypipe)) {
+            in = tg_bodypipe_fill(r->bodypipe, u->io.fd, &f->left);
+            if (in > 0)
+                tg_conn_set_timer(c, cfg_of(c)->response_timeout_ms);
+            else if (in != -EAGAIN)
+                u->eof = true; /* as read_upstream: an error ends the body too */
+        }
+        out = tg_bodypipe_drain(r->bodypipe, c->io.fd);
+        if (out < 0 && out != -EAGAIN) {
+            tg_conn_close(c);
+            return false;
+        }
+        if (out > 0)
+            r->bytes_out += (uint64_t)out;
+    } while (in > 0 || out > 0);
+    if (tg_bodypipe_queued(r->bodypipe))
+        return true;
+    if (f->left && u->eof) { /* all that came is sent: the origin cut the body short */
+        r->reason = "upstream_truncated";
+        tg_conn_close(c);
+        return false;
+    }
+    if (f->left == 0) {
+        f->done = true;
+        tg_bodypipe_free(r->bodypipe);
+        r->bodypipe = NULL;
+    }
+    return true;
+}
+
 void tg_forward_on_out_drained(struct tg_conn *c)
 {
     struct tg_req *r = c->req;
     if (r->resp_done) {
         tg_conn_finish_request(c);
+        return;
+    }
+    if (!r->bodypipe && can_splice(c))
+        r->bodypipe = tg_bodypipe_new(r->body_up.left); /* NULL: copy as usual */
+    if (r->bodypipe) {
+        if (!splice_body(c))
+            return;
+        if (r->body_up.done)
+            finish_response(c);
+        if (r->resp_done) {
+            tg_conn_finish_request(c);
+            return;
+        }
+        update_up(c);
         return;
     }
     if (c->up && r->resp_head_done && tg_buf_len(&c->up->in)) {

@@ -25,11 +25,18 @@
 #include "proxy/upstream.h"
 #include "proxy/worker.h"
 
-#define PIPE_CAP 65536
+#define PIPE_CAP 65536         /* the kernel's default pipe size */
+#define PIPE_BULK_CAP 1048576  /* a bulk direction's pipe: fewer, larger splices */
 
 struct direction {
     int pipe[2];   /* [0] read end, [1] write end */
+    size_t cap;    /* the pipe's size */
+    bool grown;    /* a larger pipe was asked for (once) */
     size_t queued; /* bytes in the pipe */
+    /* Readiness as last seen, so a pump skips splices bound to fail: a
+     * short or failed splice clears it, an epoll event sets it again. */
+    bool src_ready, dst_ready;
+    bool stalled;  /* no room though bytes < cap: pipe slots ran out */
     bool src_eof;
     bool dst_shut;
     uint64_t bytes;
@@ -52,29 +59,50 @@ void tg_tunnel_free(struct tg_tunnel *t)
     free(t);
 }
 
+/*
+ * A direction that filled its pipe carries bulk data: a larger pipe moves
+ * it with a fraction of the splices and wakeups. Only then, because pipe
+ * pages count against a per-user limit (fs.pipe-user-pages-soft) that many
+ * interactive tunnels would otherwise exhaust. Refused: the pipe stays.
+ */
+static void grow(struct direction *d)
+{
+    d->grown = true;
+    int size = fcntl(d->pipe[1], F_SETPIPE_SZ, PIPE_BULK_CAP);
+    if (size > 0 && (size_t)size > d->cap)
+        d->cap = (size_t)size;
+}
+
 /* Moves what it can from src through the pipe to dst. -1 on a hard error, else progress. */
 static int move(struct direction *d, int src, int dst)
 {
     int progress = 0;
-    if (!d->src_eof && d->queued < PIPE_CAP) {
-        ssize_t n = splice(src, NULL, d->pipe[1], NULL, PIPE_CAP - d->queued,
-                           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (d->src_ready && !d->src_eof && d->queued < d->cap && !d->stalled) {
+        size_t want = d->cap - d->queued;
+        ssize_t n = splice(src, NULL, d->pipe[1], NULL, want, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        d->src_ready = n > 0 && (size_t)n == want; /* a short read emptied the socket */
         if (n > 0) {
             d->queued += (size_t)n;
             progress = 1;
+            if (d->queued == d->cap && !d->grown)
+                grow(d);
         } else if (n == 0) {
             d->src_eof = true;
             progress = 1;
         } else if (errno != EAGAIN && errno != EINTR) {
             return -1;
+        } else {
+            d->stalled = d->queued > 0; /* the socket said readable: the pipe is full */
         }
     }
-    if (d->queued > 0) {
-        ssize_t n = splice(d->pipe[0], NULL, dst, NULL, d->queued,
-                           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (d->queued > 0 && d->dst_ready) {
+        size_t want = d->queued;
+        ssize_t n = splice(d->pipe[0], NULL, dst, NULL, want, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        d->dst_ready = n > 0 && (size_t)n == want; /* a short write filled the socket */
         if (n > 0) {
             d->queued -= (size_t)n;
             d->bytes += (uint64_t)n;
+            d->stalled = false;
             progress = 1;
         } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
             return -1;
@@ -90,7 +118,7 @@ static int move(struct direction *d, int src, int dst)
 static uint32_t interest(const struct direction *in, const struct direction *out)
 {
     uint32_t ev = 0;
-    if (!in->src_eof && in->queued < PIPE_CAP)
+    if (!in->src_eof && in->queued < in->cap && !in->stalled)
         ev |= EPOLLIN | EPOLLRDHUP;
     if (out->queued > 0)
         ev |= EPOLLOUT;
@@ -211,7 +239,16 @@ static void pump_tls(struct tg_conn *c)
     tg_upstream_watch(c->up, uev);
 }
 
-void tg_tunnel_pump(struct tg_conn *c)
+/* What an epoll event on fd says about the direction reading from it (in) and writing to it (out). */
+static void note_event(struct direction *in, struct direction *out, uint32_t events)
+{
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        in->src_ready = true;
+    if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+        out->dst_ready = true;
+}
+
+void tg_tunnel_pump(struct tg_conn *c, int fd, uint32_t events)
 {
     struct tg_tunnel *t = c->tun;
     if (c->ssl) {
@@ -220,6 +257,10 @@ void tg_tunnel_pump(struct tg_conn *c)
     }
     int cfd = c->io.fd, ufd = c->up->io.fd;
     int a, b;
+    if (fd == cfd)
+        note_event(&t->up, &t->down, events);
+    else if (fd == ufd)
+        note_event(&t->down, &t->up, events);
     do {
         a = move(&t->up, cfd, ufd);
         b = move(&t->down, ufd, cfd);
@@ -267,12 +308,14 @@ void tg_tunnel_start(struct tg_conn *c)
         tg_conn_close(c);
         return;
     }
+    t->up.cap = t->down.cap = PIPE_CAP;
     c->tun = t;
     c->state = TG_CONN_TUNNEL;
     t->last_active_ms = tg_loop_now(c->w->loop);
     tg_conn_set_timer(c, c->w->srv->cfg->tunnel_idle_timeout_ms);
+    t->up.src_ready = t->up.dst_ready = t->down.src_ready = t->down.dst_ready = true;
     if (c->ssl) { /* the relay uses both buffers; early bytes in c->in go first */
-        tg_tunnel_pump(c);
+        tg_tunnel_pump(c, -1, 0);
         return;
     }
     tg_buf_fini(&c->out);
@@ -281,7 +324,7 @@ void tg_tunnel_start(struct tg_conn *c)
         return;
     }
     tg_buf_fini(&c->in);
-    tg_tunnel_pump(c);
+    tg_tunnel_pump(c, -1, 0);
 }
 
 void tg_tunnel_on_timeout(struct tg_conn *c)

@@ -46,6 +46,17 @@ static void on_io(struct tg_io *io, uint32_t events)
     tg_upstream_close(u);
 }
 
+static void on_closed_io(struct tg_io *io, uint32_t events)
+{
+    (void)io;
+    (void)events;
+}
+
+static void on_free(struct tg_loop_msg *m)
+{
+    free(tg_container_of(m, struct tg_upstream, free_msg));
+}
+
 static void on_idle_timeout(struct tg_timer *t)
 {
     struct tg_upstream *u = tg_container_of(t, struct tg_upstream, idle_timer);
@@ -103,11 +114,13 @@ void tg_upstream_close(struct tg_upstream *u)
     if (!u)
         return;
     tg_loop_timer_clear(u->w->loop, &u->idle_timer);
-    tg_loop_watch(u->w->loop, &u->io, 0);
+    tg_loop_forget(u->w->loop, &u->io); /* close() below unregisters it */
     close(u->io.fd);
     tg_buf_fini(&u->in);
     tg_buf_fini(&u->out);
-    free(u);
+    u->io.cb = on_closed_io;
+    u->free_msg.cb = on_free;
+    tg_loop_defer(u->w->loop, &u->free_msg);
 }
 
 void tg_upstream_release(struct tg_upstream *u)

@@ -33,6 +33,7 @@ struct tg_upstream {
     bool eof;
     struct tg_buf in;  /* origin -> proxy */
     struct tg_buf out; /* proxy -> origin */
+    struct tg_loop_msg free_msg; /* the free, deferred past this turn's events */
 };
 
 /* Takes an idle connection for key from the pool, or NULL. */
@@ -45,7 +46,10 @@ struct tg_upstream *tg_upstream_connect(struct tg_worker *w, struct tg_conn *own
 /* Returns a clean connection to the pool (or closes it when the pool is full). */
 void tg_upstream_release(struct tg_upstream *u);
 
-/* Closes and frees. Accepts NULL. */
+/*
+ * Closes now and frees at the end of the loop turn: an event for it may
+ * still wait in this turn's batch (it is then ignored). Accepts NULL.
+ */
 void tg_upstream_close(struct tg_upstream *u);
 
 /* Updates epoll interest. */

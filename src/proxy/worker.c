@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "auth/credcache.h"
+#include "base/buf.h"
 #include "http/resphead.h"
 #include "loop/dns.h"
 #include "log/accesslog.h"
@@ -23,6 +24,7 @@
 #include "policy/connlimit.h"
 #include "proxy/upstream.h"
 
+#define ACCEPTS_PER_EVENT 1
 #define BUSY_BODY "Tollgate has too many connections. Retry later.\n"
 static const char busy_response[] = "HTTP/1.1 503 Service Unavailable\r\n"
                                     "Content-Type: text/plain; charset=utf-8\r\n"
@@ -45,7 +47,55 @@ static void shed(const struct tg_listener *l, int fd, const struct sockaddr *pee
                                 .bytes_out = sizeof busy_response - 1,
                                 .reason = reason,
                                 .listener = l->text};
-    tg_accesslog_write(&l->w->srv->access_log, &e);
+    tg_accesslog_write(tg_worker_access_log(l->w), &e);
+}
+
+static void flush_logs(struct tg_worker *w)
+{
+    /* Auth lines first: a reader that sees a request's access line finds its auth line too. */
+    tg_logfile_flush(&w->srv->auth_log);
+    tg_logfile_flush(&w->srv->access_log);
+}
+
+static void on_log_timer(struct tg_timer *t)
+{
+    flush_logs(tg_container_of(t, struct tg_worker, log_timer));
+}
+
+static void on_log_idle(struct tg_loop_msg *m)
+{
+    struct tg_worker *w = tg_container_of(m, struct tg_worker, log_idle_msg);
+    w->log_idle_queued = false;
+    flush_logs(w);
+}
+
+/*
+ * Lines go out when the loop next runs out of events (at once when
+ * traffic is light, so a client rarely sees its response before its log
+ * lines) and at the latest after TG_LOGFILE_FLUSH_MS (under load).
+ */
+static struct tg_logfile *arm_log(struct tg_worker *w, struct tg_logfile *lf)
+{
+    if (!tg_logfile_enabled(lf))
+        return lf;
+    if (!tg_timer_armed(&w->log_timer))
+        tg_loop_timer_set(w->loop, &w->log_timer, TG_LOGFILE_FLUSH_MS);
+    if (!w->log_idle_queued) {
+        w->log_idle_queued = true;
+        w->log_idle_msg.cb = on_log_idle;
+        tg_loop_idle(w->loop, &w->log_idle_msg);
+    }
+    return lf;
+}
+
+struct tg_logfile *tg_worker_access_log(struct tg_worker *w)
+{
+    return arm_log(w, &w->srv->access_log);
+}
+
+struct tg_logfile *tg_worker_auth_log(struct tg_worker *w)
+{
+    return arm_log(w, &w->srv->auth_log);
 }
 
 static void on_accept(struct tg_io *io, uint32_t events)
@@ -53,7 +103,10 @@ static void on_accept(struct tg_io *io, uint32_t events)
     struct tg_listener *l = tg_container_of(io, struct tg_listener, io);
     struct tg_worker *w = l->w;
     (void)events;
-    for (int i = 0; i < 64 && !w->draining; i++) {
+    /* One connection per event: the listener is level-triggered, so any
+     * others come with the next epoll_wait, which also carries the other
+     * ready sockets; looping until EAGAIN cost a failed accept4 per turn. */
+    for (int i = 0; i < ACCEPTS_PER_EVENT && !w->draining; i++) {
         struct sockaddr_storage peer;
         socklen_t len;
         int fd = tg_sock_accept(io->fd, &peer, &len);
@@ -89,6 +142,7 @@ struct tg_worker *tg_worker_new(int id, struct tg_server *srv, const int *lfds, 
     w->dns = w->loop ? tg_dns_new(w->loop) : NULL;
     w->scratch = malloc(sizeof *w->scratch);
     w->scratch_resp = malloc(sizeof(struct tg_resphead));
+    tg_timer_init(&w->log_timer, on_log_timer);
     if (srv->auth)
         w->cache = tg_credcache_new(srv->cfg->cred_cache_size, srv->cfg->cred_cache_ttl_ms,
                                     tg_auth_cache_key(srv->auth));
@@ -118,6 +172,8 @@ static void *thread_main(void *arg)
 {
     struct tg_worker *w = arg;
     tg_loop_run(w->loop);
+    flush_logs(w);
+    tg_buf_thread_exit();
     atomic_store(&w->finished, true);
     return NULL;
 }
@@ -209,7 +265,9 @@ void tg_worker_free(struct tg_worker *w)
             tg_conn_close(w->conns);
         tg_upstream_pool_clear(w);
         tg_loop_drain(w->loop);
+        tg_loop_timer_clear(w->loop, &w->log_timer);
     }
+    flush_logs(w); /* the connections closed above may have logged */
     tg_dns_free(w->dns);
     if (w->loop)
         tg_loop_drain(w->loop);

@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #include "conf/config.h"
+#include "log/logfile.h"
 #include "loop/loop.h"
 
 struct tg_server;
@@ -48,6 +49,9 @@ struct tg_worker {
     struct tg_loop_msg drain_msg, stop_msg;
     struct tg_reqhead *scratch; /* owned: parse target reused for every request head */
     void *scratch_resp;         /* owned: struct tg_resphead */
+    struct tg_timer log_timer; /* armed from a logged line until the logs are flushed */
+    struct tg_loop_msg log_idle_msg; /* flushes the logs when the loop runs idle */
+    bool log_idle_queued;
 };
 
 /*
@@ -76,6 +80,13 @@ void tg_worker_join(struct tg_worker *w);
  * thread that could post to it (workers, hashing pool) has been joined.
  */
 void tg_worker_free(struct tg_worker *w);
+
+/*
+ * The access (auth) log, with the worker's flush timer armed: lines
+ * written to it reach the file within TG_LOGFILE_FLUSH_MS. Loop thread.
+ */
+struct tg_logfile *tg_worker_access_log(struct tg_worker *w);
+struct tg_logfile *tg_worker_auth_log(struct tg_worker *w);
 
 /* Called by connections when they go away (loop thread). */
 void tg_worker_conn_gone(struct tg_worker *w);
