@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auth/inflight.h"
 #include "base/buf.h"
 #include "base/str.h"
 #include "loop/pool.h"
@@ -63,6 +64,8 @@ struct tg_auth_attempt {
     struct tg_pool_job job;     /* private */
     struct tg_auth *auth;       /* borrowed */
     struct tg_credcache *cache; /* borrowed: the worker's cache */
+    struct tg_inflight *inflight; /* borrowed: the worker's; NULL: every request hashes */
+    struct tg_inflight_node inflight_node; /* private */
     const struct tg_auth_scheme *scheme;
     const struct tg_auth_request *rq; /* borrowed; valid until tg_auth_start returns */
     void (*on_done)(struct tg_auth_attempt *at); /* loop thread */

@@ -3,7 +3,8 @@
  * base64("user:password"), split on the first colon only because passwords
  * may contain colons; UTF-8 is passed through as bytes, matching what the
  * htpasswd tool hashed. Verification goes through the credential cache,
- * then the hashing pool. Unknown users cost a dummy hash so response time
+ * then the hashing pool, where requests with the same credentials share
+ * one hash (auth/inflight.h). Unknown users cost a dummy hash so response time
  * does not reveal which names exist.
  */
 #include <stdio.h>
@@ -50,13 +51,34 @@ static void basic_work(struct tg_pool_job *job)
     tg_userdb_release(snap);
 }
 
+/*
+ * The leader's line comes first in the auth log, then one per request that
+ * waited for its hash; the leader may be freed by its finish, so its
+ * verdict is copied first.
+ */
 static void basic_done(struct tg_pool_job *job)
 {
     struct tg_auth_attempt *at = tg_container_of(job, struct tg_auth_attempt, job);
-    if (at->result == TG_AUTH_OK && !at->orphaned)
+    /* Runs on the worker's loop, so the worker and its cache are still there. */
+    if (at->result == TG_AUTH_OK)
         tg_credcache_put(at->cache, at->secret + at->raw_off, at->raw_len, at->now_ms, at->gen,
                          at->user);
+    struct tg_inflight_node *n = at->inflight ? tg_inflight_done(at->inflight, &at->inflight_node)
+                                              : NULL;
+    enum tg_auth_result result = at->result;
+    const char *reason = result == TG_AUTH_OK ? "shared" : at->reason;
+    char user[sizeof at->user];
+    memcpy(user, at->user, sizeof user);
     tg_auth_job_finish(at);
+    while (n) {
+        struct tg_inflight_node *next = n->next;
+        struct tg_auth_attempt *f = tg_container_of(n, struct tg_auth_attempt, inflight_node);
+        f->result = result;
+        f->reason = reason;
+        memcpy(f->user, user, sizeof f->user);
+        tg_auth_job_finish(f); /* may free f */
+        n = next;
+    }
 }
 
 static bool is_token68(struct tg_str s)
@@ -111,6 +133,12 @@ static enum tg_auth_result basic_verify(struct tg_auth_attempt *at, struct tg_st
         at->reason = "cached";
         return TG_AUTH_OK;
     }
+    struct tg_inflight_node *leader =
+        at->inflight ? tg_inflight_find(at->inflight, creds.p, creds.len) : NULL;
+    if (leader) {
+        tg_inflight_follow(leader, &at->inflight_node);
+        return TG_AUTH_PENDING;
+    }
     if (!decode(at, creds)) {
         tg_auth_attempt_fini(at);
         at->reason = "malformed";
@@ -123,6 +151,8 @@ static enum tg_auth_result basic_verify(struct tg_auth_attempt *at, struct tg_st
         at->reason = "busy";
         return TG_AUTH_BUSY;
     }
+    if (at->inflight)
+        tg_inflight_lead(at->inflight, &at->inflight_node, at->secret + at->raw_off, at->raw_len);
     return TG_AUTH_PENDING;
 }
 

@@ -4,11 +4,9 @@
  * path never waits on hashing.
  *
  * Pool threads run at nice 19 with the longest time slice the scheduler
- * grants: on a core shared with an event loop, a burst of password hashing
- * must not delay answers to clients whose credentials are already cached,
- * and idle cores still run them at full speed. Nice alone is not enough:
- * EEVDF lets the running thread finish its slice (~1.5 ms) before a woken
- * one runs, unless the woken one asks for a shorter slice than it has.
+ * grants (loop/sched.h): on a core shared with an event loop, a burst of
+ * password hashing must not delay answers to clients whose credentials are
+ * already cached, and idle cores still run them at full speed.
  * Not SCHED_IDLE: the scheduler counts a core running only such threads as
  * idle and piles the whole pool onto it.
  */
@@ -19,22 +17,9 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <stdint.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include "base/buf.h"
-
-#define SLICE_NS 100000000ULL /* the longest slice Linux grants a fair-class thread */
-
-/* sched_setattr(2)'s argument (first version); glibc before 2.41 lacks it. */
-struct sched_args {
-    uint32_t size, policy;
-    uint64_t flags;
-    int32_t nice;
-    uint32_t priority;
-    uint64_t runtime, deadline, period;
-};
+#include "loop/sched.h"
 
 struct tg_pool {
     pthread_mutex_t lock;
@@ -68,27 +53,11 @@ static struct tg_pool_job *take(struct tg_pool *p)
     return job;
 }
 
-/* Best effort, for this thread alone: hashing still works without it. */
-static void lower_priority(void)
-{
-    struct sched_args attr = {
-        .size = sizeof attr,
-        .policy = SCHED_OTHER,
-        .nice = 19,
-        .runtime = SLICE_NS, /* clamped by the kernel; ignored before Linux 6.12 */
-    };
-    if (syscall(SYS_sched_setattr, 0, &attr, 0) == 0)
-        return;
-    if (setpriority(PRIO_PROCESS, (id_t)gettid(), 19) < 0) {
-        /* keep the default priority */
-    }
-}
-
 static void *worker_main(void *arg)
 {
     struct tg_pool *p = arg;
     struct tg_pool_job *job;
-    lower_priority();
+    tg_sched_hint(19, TG_SCHED_SLICE_LONG_NS);
     while ((job = take(p)) != NULL) {
         job->work(job);
         job->msg.cb = on_job_done;

@@ -332,13 +332,34 @@ static void drain_lingering(struct tg_conn *c)
     tg_conn_close(c);
 }
 
+/*
+ * Nothing left to drain: the request was read to its end and nothing
+ * followed it, so closing cannot provoke the RST that linger() avoids.
+ * Saves a client that sent "Connection: close" (one request per
+ * connection) the shutdown, the wait and the extra wake-up.
+ */
+static bool nothing_to_drain(struct tg_conn *c, const struct tg_req *r)
+{
+    char byte;
+    if (!r || !r->body_in.done || tg_buf_len(&c->in) || c->ssl)
+        return false;
+    ssize_t n = recv(c->io.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n < 0 && errno == EAGAIN;
+}
+
 void tg_conn_finish_request(struct tg_conn *c)
 {
     log_access(c);
+    bool closing = c->close_after || c->w->draining || c->client_eof;
+    bool drained = closing && !c->client_eof && nothing_to_drain(c, c->req);
     req_free(c->req);
     c->req = NULL;
     free_attempt(c);
-    if (c->close_after || c->w->draining || c->client_eof) {
+    if (drained) {
+        tg_conn_close(c);
+        return;
+    }
+    if (closing) {
         linger(c);
         return;
     }
@@ -582,6 +603,8 @@ static void start_auth(struct tg_conn *c, struct tg_str value)
     }
     at->owner = c;
     at->cache = c->w->cache;
+    if (cfg_of(c)->cred_cache_ttl_ms && cfg_of(c)->cred_cache_size) /* else every request hashes */
+        at->inflight = &c->w->inflight;
     at->on_done = on_auth_done;
     c->at = at;
     enum tg_auth_result res =

@@ -18,6 +18,7 @@
 #include "base/buf.h"
 #include "http/resphead.h"
 #include "loop/dns.h"
+#include "loop/sched.h"
 #include "log/accesslog.h"
 #include "proxy/conn.h"
 #include "proxy/server.h"
@@ -171,6 +172,7 @@ struct tg_worker *tg_worker_new(int id, struct tg_server *srv, const int *lfds, 
 static void *thread_main(void *arg)
 {
     struct tg_worker *w = arg;
+    tg_sched_hint(0, TG_SCHED_SLICE_SHORT_NS);
     tg_loop_run(w->loop);
     flush_logs(w);
     tg_buf_thread_exit();

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "auth/inflight.h"
 #include "conf/config.h"
 #include "log/logfile.h"
 #include "loop/loop.h"
@@ -36,6 +37,7 @@ struct tg_worker {
     struct tg_loop *loop;  /* owned */
     struct tg_dns *dns;    /* owned */
     struct tg_credcache *cache; /* owned */
+    struct tg_inflight inflight; /* Basic verifications under way; NULL leaders if none */
     struct tg_listener listeners[TG_CONFIG_MAX_LISTEN];
     size_t nlisteners;
     struct tg_conn *conns; /* owned: doubly linked list of live connections */

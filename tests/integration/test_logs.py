@@ -4,6 +4,7 @@ the auth log, and that no log ever carries a password or a credential."""
 import datetime
 import json
 import re
+import subprocess
 import time
 
 from helpers import ALICE, b64, build_request, free_port, wait_for
@@ -218,6 +219,67 @@ def test_credential_cache_entries_expire_after_the_ttl(proxy, origin):
         assert c.request("GET", origin.url("/echo"), auth=ALICE).status == 200
     reasons = [r["reason"] for r in p.wait_auth(3)]
     assert reasons[0] == "verified" and reasons[2] == "verified", reasons
+
+
+def _slow_bcrypt_user(users, user, password):
+    """A cost-12 bcrypt entry (about 0.3 s a hash): wide enough a window that
+    requests sent together all arrive while the first one is being hashed."""
+    out = subprocess.run(["htpasswd", "-nbB", "-C", "12", user, password], check=True,
+                         capture_output=True, text=True, timeout=30).stdout.strip()
+    users.add_line(user, out.split(":", 1)[1])
+
+
+def _send_together(p, origin, n, auth):
+    """n connections, one request each, all sent before any answer is read."""
+    conns = [p.connect(timeout=20) for _ in range(n)]
+    try:
+        for c in conns:
+            c.send(build_request("GET", origin.url("/echo"), auth=auth))
+        return [c.response().status for c in conns]
+    finally:
+        for c in conns:
+            c.close()
+
+
+def test_concurrent_requests_with_the_same_credentials_share_one_hash(proxy, users, origin):
+    _slow_bcrypt_user(users, "carol", "carol-pass")
+    p = proxy("--threads", "1", "--hash-threads", "1")
+    assert _send_together(p, origin, 8, ("carol", "carol-pass")) == [200] * 8
+    reasons = sorted(r["reason"] for r in p.wait_auth(8))
+    assert reasons.count("verified") == 1, reasons
+    assert "shared" in reasons and set(reasons) <= {"verified", "shared", "cached"}, reasons
+    assert all(r["user"] == "carol" and r["result"] == "ok" for r in p.auth_records())
+
+
+def test_concurrent_wrong_passwords_share_the_failure_and_each_is_a_failure(proxy, users, origin):
+    _slow_bcrypt_user(users, "carol", "carol-pass")
+    p = proxy("--threads", "1", "--hash-threads", "1")
+    assert _send_together(p, origin, 4, ("carol", "wrong-pass")) == [407] * 4
+    records = p.wait_auth(4)
+    assert [(r["result"], r["reason"]) for r in records] == [("fail", "bad_password")] * 4
+    assert origin.snapshot() == []
+
+
+def test_requests_sharing_a_hash_survive_one_of_them_hanging_up(proxy, users, origin):
+    _slow_bcrypt_user(users, "carol", "carol-pass")
+    p = proxy("--threads", "1", "--hash-threads", "1")
+    conns = [p.connect(timeout=20) for _ in range(4)]
+    for c in conns:
+        c.send(build_request("GET", origin.url("/echo"), auth=("carol", "carol-pass")))
+    conns[0].close()  # the leader
+    conns[2].close()  # a follower
+    assert [conns[i].response().status for i in (1, 3)] == [200, 200]
+    for c in conns:
+        c.close()
+    assert p.get(origin.url("/echo"), auth=("carol", "carol-pass")).status == 200
+    assert p.wait_auth(5)[-1]["reason"] == "cached"
+
+
+def test_without_a_credential_cache_every_request_is_hashed(proxy, users, origin):
+    _slow_bcrypt_user(users, "carol", "carol-pass")
+    p = proxy("--threads", "1", "--hash-threads", "1", "--cred-cache-ttl", "0")
+    assert _send_together(p, origin, 3, ("carol", "carol-pass")) == [200] * 3
+    assert [r["reason"] for r in p.wait_auth(3)] == ["verified"] * 3
 
 
 def test_logs_never_contain_a_password_or_a_credential(proxy, users, origin, tcp_echo):

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from helpers import ALICE, basic, build_request, curl, free_port, run_tollgate
+from helpers import ALICE, basic, build_request, curl, free_port, run_tollgate, wait_for
 from origin import Origin, pattern
 
 
@@ -78,6 +78,45 @@ def test_connection_close_from_client_closes_after_the_response(authed, origin):
         c.send(build_request("GET", origin.url("/bytes/10"), auth=ALICE,
                              headers=[("Connection", "close")]))
         assert c.response().status == 200
+        assert c.wait_closed(5)
+
+
+def _proxy_side_inode(proxy_port, client_port):
+    """The socket inode of the proxy's end of a connection from client_port
+    (0 once the proxy closed its descriptor), or None if it is gone."""
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            local, remote = fields[1], fields[2]
+            if (int(local.split(":")[1], 16) == proxy_port
+                    and int(remote.split(":")[1], 16) == client_port):
+                return int(fields[9])
+    return None
+
+
+def test_connection_close_with_nothing_more_sent_frees_the_connection_at_once(authed, origin):
+    """Nothing is left to drain, so the proxy closes its descriptor without
+    waiting for the client's FIN (a lingering close, for clients still
+    sending, would hold it for 2 s)."""
+    with authed.connect() as c:
+        c.send(build_request("GET", origin.url("/bytes/10"), auth=ALICE,
+                             headers=[("Connection", "close")]))
+        assert c.response().status == 200
+        assert c.wait_closed(5)
+        # The client has not closed its end; the proxy's must be orphaned (inode 0).
+        assert wait_for(lambda: not _proxy_side_inode(authed.port, c.local_port), 1.0), \
+            _proxy_side_inode(authed.port, c.local_port)
+
+
+def test_bytes_sent_after_a_connection_close_request_do_not_reset_its_response(authed, origin):
+    """The client is still sending: the proxy drains (lingering close, RFC 9112
+    §9.6) rather than closing into unread data, which would send a RST that
+    can destroy the response in flight."""
+    with authed.connect() as c:
+        c.send(build_request("GET", origin.url("/bytes/100000"), auth=ALICE,
+                             headers=[("Connection", "close")]) + b"X" * 200000)
+        resp = c.response()
+        assert resp.status == 200 and len(resp.body) == 100000
         assert c.wait_closed(5)
 
 
