@@ -15,7 +15,8 @@
 
 /*
  * A listening socket on addr with SO_REUSEADDR and SO_REUSEPORT (so each
- * worker can own one). Returns the fd or a negative errno.
+ * worker can own one) and TCP_NODELAY, which accepted sockets inherit.
+ * Returns the fd or a negative errno.
  */
 int tg_sock_listen(const struct sockaddr *addr, socklen_t len, int backlog);
 
@@ -26,7 +27,7 @@ int tg_sock_listen(const struct sockaddr *addr, socklen_t len, int backlog);
  */
 int tg_sock_probe_free(const struct sockaddr *addr, socklen_t len);
 
-/* Accepts one connection (non-blocking, cloexec). fd or negative errno. */
+/* Accepts one connection (non-blocking, cloexec, Nagle off). fd or negative errno. */
 int tg_sock_accept(int lfd, struct sockaddr_storage *peer, socklen_t *len);
 
 /* Starts a non-blocking connect. fd (connect in progress or done) or negative errno. */

@@ -343,8 +343,8 @@ static bool nothing_to_drain(struct tg_conn *c, const struct tg_req *r)
     char byte;
     if (!r || !r->body_in.done || tg_buf_len(&c->in) || c->ssl)
         return false;
-    ssize_t n = recv(c->io.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-    return n < 0 && errno == EAGAIN;
+    /* 0: the client's FIN is already here (it read the response and closed). */
+    return recv(c->io.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) <= 0;
 }
 
 void tg_conn_finish_request(struct tg_conn *c)
