@@ -93,18 +93,7 @@ static const char *read_quoted(struct cursor *c, struct tg_authparams *out, size
 
 static bool same_name(struct tg_str a, struct tg_str b)
 {
-    if (a.len != b.len)
-        return false;
-    for (size_t i = 0; i < a.len; i++) {
-        unsigned char x = (unsigned char)a.p[i], y = (unsigned char)b.p[i];
-        if (x >= 'A' && x <= 'Z')
-            x += 'a' - 'A';
-        if (y >= 'A' && y <= 'Z')
-            y += 'a' - 'A';
-        if (x != y)
-            return false;
-    }
-    return true;
+    return a.len == b.len && tg_str_same_nocase(a.p, b.p, a.len);
 }
 
 /* One `name BWS "=" BWS value` at the cursor, appended to out. */

@@ -9,19 +9,10 @@ static int lower(int c)
     return (c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c;
 }
 
-bool tg_str_eq_nocase(struct tg_str a, const char *b)
+bool tg_str_same_nocase(const char *a, const char *b, size_t n)
 {
-    /* Header lookups mostly compare against another name: the first byte
-     * settles those before strlen does (a hot path on every request). */
-    if (a.len == 0 || b[0] == '\0')
-        return a.len == 0 && b[0] == '\0';
-    if (lower((unsigned char)a.p[0]) != lower((unsigned char)b[0]))
-        return false;
-    size_t n = strlen(b);
-    if (a.len != n)
-        return false;
     for (size_t i = 0; i < n; i++) {
-        if (lower((unsigned char)a.p[i]) != lower((unsigned char)b[i]))
+        if (lower((unsigned char)a[i]) != lower((unsigned char)b[i]))
             return false;
     }
     return true;

@@ -22,8 +22,19 @@ static inline struct tg_str tg_str_c(const char *s)
     return v;
 }
 
-/* ASCII case-insensitive equality of a view and a C string. */
-bool tg_str_eq_nocase(struct tg_str a, const char *b);
+/* ASCII case-insensitive equality of a[0..n) and b[0..n). */
+bool tg_str_same_nocase(const char *a, const char *b, size_t n);
+
+/*
+ * ASCII case-insensitive equality of a view and a C string. Inline: every
+ * field of every head is compared with a handful of names, and for a
+ * literal name the length check is a compare with a constant.
+ */
+static inline bool tg_str_eq_nocase(struct tg_str a, const char *b)
+{
+    size_t n = strlen(b);
+    return a.len == n && tg_str_same_nocase(a.p, b, n);
+}
 
 /* Exact equality of two views. */
 bool tg_str_eq(struct tg_str a, struct tg_str b);

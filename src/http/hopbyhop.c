@@ -34,23 +34,6 @@ static bool is_fixed(struct tg_str name)
     return false;
 }
 
-/* ASCII case-insensitive equality of two views. */
-static bool same_name(struct tg_str a, struct tg_str b)
-{
-    if (a.len != b.len)
-        return false;
-    for (size_t i = 0; i < a.len; i++) {
-        unsigned char x = (unsigned char)a.p[i], y = (unsigned char)b.p[i];
-        if (x >= 'A' && x <= 'Z')
-            x = (unsigned char)(x + 32);
-        if (y >= 'A' && y <= 'Z')
-            y = (unsigned char)(y + 32);
-        if (x != y)
-            return false;
-    }
-    return true;
-}
-
 /* Every field named by an option in this Connection value stops here. */
 static void mark_listed(const struct tg_field *fields, size_t n, struct tg_str value, bool *forward)
 {
@@ -58,7 +41,8 @@ static void mark_listed(const struct tg_field *fields, size_t n, struct tg_str v
 
     while (tg_str_next_token(&rest, &option)) {
         for (size_t i = 0; i < n; i++) {
-            if (same_name(fields[i].name, option))
+            if (fields[i].name.len == option.len &&
+                tg_str_same_nocase(fields[i].name.p, option.p, option.len))
                 forward[i] = false;
         }
     }

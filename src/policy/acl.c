@@ -120,20 +120,6 @@ static const char *shown(const char *s, char out[72])
     return out;
 }
 
-static int lower(int c)
-{
-    return (c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c;
-}
-
-static bool eq_nocase(const char *a, const char *b, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (lower((unsigned char)a[i]) != lower((unsigned char)b[i]))
-            return false;
-    }
-    return true;
-}
-
 static bool is_space(char c)
 {
     return c == ' ' || c == '\t';
@@ -577,9 +563,9 @@ static bool host_matches(const struct host_pattern *pat, struct tg_str h)
 {
     const struct tg_str *n = &pat->name;
     if (!pat->wild)
-        return h.len == n->len && eq_nocase(h.p, n->p, n->len);
+        return h.len == n->len && tg_str_same_nocase(h.p, n->p, n->len);
     /* ".suffix" must end the host with at least one byte before it. */
-    return h.len > n->len && eq_nocase(h.p + h.len - n->len, n->p, n->len);
+    return h.len > n->len && tg_str_same_nocase(h.p + h.len - n->len, n->p, n->len);
 }
 
 static bool any_host(const struct rule *r, struct tg_str h)
