@@ -1,6 +1,7 @@
 /*
  * conn: the client side of a connection (RFC 9112 §9): reading and parsing
- * request heads, authentication, responses the proxy writes itself,
+ * request heads, responses the proxy writes itself (authentication is in
+ * connauth.c),
  * persistent connections and pipelining (one request at a time, in order;
  * the next head is parsed only after the previous response is written).
  *
@@ -24,11 +25,10 @@
 #include "http/hopbyhop.h"
 #include "http/target.h"
 #include "log/accesslog.h"
-#include "log/authlog.h"
 #include "policy/connlimit.h"
 #include "policy/ratelimit.h"
-#include "proxy/bodyhash.h"
 #include "proxy/bodypipe.h"
+#include "proxy/connauth.h"
 #include "proxy/errpage.h"
 #include "proxy/server.h"
 #include "proxy/upstream.h"
@@ -125,7 +125,7 @@ static size_t base_in_cap(const struct tg_conn *c)
     return cap > MIN_IN_BUF ? cap : MIN_IN_BUF;
 }
 
-static void free_attempt(struct tg_conn *c)
+void tg_conn_free_attempt(struct tg_conn *c)
 {
     if (!c->at)
         return;
@@ -148,7 +148,7 @@ void tg_conn_close(struct tg_conn *c)
         tg_dns_cancel(c->dnsq);
         c->dnsq = NULL;
     }
-    free_attempt(c);
+    tg_conn_free_attempt(c);
     tg_tunnel_free(c->tun);
     c->tun = NULL;
     tg_upstream_close(c->up);
@@ -354,7 +354,7 @@ void tg_conn_finish_request(struct tg_conn *c)
     bool drained = closing && !c->client_eof && nothing_to_drain(c, c->req);
     req_free(c->req);
     c->req = NULL;
-    free_attempt(c);
+    tg_conn_free_attempt(c);
     if (drained) {
         tg_conn_close(c);
         return;
@@ -452,232 +452,6 @@ static void discard_body(struct tg_conn *c)
         tg_conn_finish_request(c);
     else
         tg_conn_update(c);
-}
-
-static void write_auth_log(struct tg_conn *c, struct tg_auth_attempt *at)
-{
-    struct tg_auth_entry e = {
-        .client = c->peer,
-        .user = at->user[0] ? at->user : NULL,
-        .scheme = at->scheme ? at->scheme->name : "-",
-        .result = at->result == TG_AUTH_OK          ? "ok"
-                  : at->result == TG_AUTH_CHALLENGE ? "refused"
-                                                    : "fail",
-        .reason = at->reason,
-    };
-    tg_authlog_write(tg_worker_auth_log(c->w), &e);
-}
-
-/* 429 for an address in a penalty: logged like an authentication attempt. */
-static void respond_429(struct tg_conn *c, uint64_t left_ms, const char *user)
-{
-    char extra[64];
-    struct tg_auth_entry e = {
-        .client = c->peer,
-        .user = user && user[0] ? user : NULL,
-        .scheme = "-",
-        .result = "rate_limited",
-        .reason = "too_many_failures",
-    };
-    tg_authlog_write(tg_worker_auth_log(c->w), &e);
-    snprintf(extra, sizeof extra, "Retry-After: %llu\r\n",
-             (unsigned long long)((left_ms + 999) / 1000));
-    tg_conn_respond(c, 429, "rate_limited", extra, tg_errpage_body(429));
-}
-
-/* With a TLS listener, Basic is kept off plaintext ones unless --basic-on-plaintext. */
-static bool no_basic(const struct tg_conn *c)
-{
-    return !c->ssl && c->tls_listener_exists && !cfg_of(c)->basic_on_plaintext;
-}
-
-static void respond_407(struct tg_conn *c, const struct tg_auth_attempt *at, bool failed)
-{
-    struct tg_buf hdrs;
-    struct tg_auth_challenge_ctx ctx = {
-        .error = failed && !at->stale ? (at->error ? at->error : "invalid_credentials") : NULL,
-        .error_description = failed ? at->error_description : NULL,
-        .stale = at->stale,
-    };
-    tg_buf_init(&hdrs, 4096);
-    tg_auth_challenges(c->w->srv->auth, c->req->offer, &hdrs, failed ? at->scheme : NULL, &ctx,
-                       no_basic(c));
-    if (tg_buf_len(&hdrs) == 0) {
-        /* Only Basic is offered to this client and this listener may not carry
-         * it: a 407 without a challenge would leave the client stuck. */
-        tg_buf_fini(&hdrs);
-        tg_conn_respond(c, 403, "tls_required", NULL, tg_errpage_tls_required);
-        return;
-    }
-    char *extra = strndup(hdrs.data ? tg_buf_head(&hdrs) : "", tg_buf_len(&hdrs));
-    tg_buf_fini(&hdrs);
-    tg_conn_respond(c, 407, at->reason, extra, tg_errpage_body(407));
-    free(extra);
-}
-
-static void after_auth(struct tg_conn *c)
-{
-    /* Access rules (connect-ports among them) are judged per resolved address in forward.c. */
-    tg_forward_start(c);
-}
-
-/*
- * Wrong credentials count against the address (a stale nonce is not a
- * failure: the password was right). Past the limit the answer is 429; for
- * a user under attack from many addresses the 407 waits a little.
- */
-static void refuse_failed(struct tg_conn *c, struct tg_auth_attempt *at)
-{
-    uint64_t delay = 0, penalty = 0;
-    if (c->w->srv->rl && !at->stale)
-        penalty = tg_ratelimit_fail(c->w->srv->rl, &c->peer_sa.sa, at->user[0] ? at->user : NULL,
-                                    tg_clock_mono_ms(), &delay);
-    if (penalty) {
-        respond_429(c, penalty, at->user);
-        return;
-    }
-    if (delay) {
-        c->state = TG_CONN_DELAY; /* on_timer sends the 407 */
-        tg_conn_set_timer(c, delay);
-        tg_conn_update(c);
-        return;
-    }
-    respond_407(c, at, true);
-}
-
-static void handle_auth_result(struct tg_conn *c, struct tg_auth_attempt *at)
-{
-    if (at->result != TG_AUTH_CHALLENGE || at->presented)
-        write_auth_log(c, at);
-    switch (at->result) {
-    case TG_AUTH_OK:
-        c->authed = true;
-        snprintf(c->req->user, sizeof c->req->user, "%s", at->user);
-        if (at->info[0] && !(c->req->auth_info = strdup(at->info))) {
-            tg_conn_close(c);
-            return;
-        }
-        after_auth(c);
-        break;
-    case TG_AUTH_REJECT:
-        snprintf(c->req->user, sizeof c->req->user, "%s", at->user);
-        tg_conn_respond(c, 400, at->reason, NULL, tg_errpage_body(400));
-        break;
-    case TG_AUTH_CHALLENGE:
-        respond_407(c, at, false);
-        break;
-    case TG_AUTH_FAIL:
-        snprintf(c->req->user, sizeof c->req->user, "%s", at->user);
-        refuse_failed(c, at);
-        break;
-    default:
-        tg_conn_respond(c, 503, "auth_busy", "Retry-After: 1\r\n", tg_errpage_body(503));
-        break;
-    }
-}
-
-static void on_auth_done(struct tg_auth_attempt *at)
-{
-    struct tg_conn *c = at->owner;
-    c->state = TG_CONN_HEAD; /* no longer pending; respond/forward set the next state */
-    handle_auth_result(c, at);
-}
-
-static void hold_body(struct tg_conn *c, struct tg_str value);
-
-static void start_auth(struct tg_conn *c, struct tg_str value)
-{
-    struct tg_req *r = c->req;
-    struct tg_auth_request rq = {
-        .method = tg_str_c(r->method),
-        .target = tg_str_c(r->target),
-        .is_connect = r->is_connect,
-        .no_basic = no_basic(c),
-    };
-    for (int i = 0; r->have_body_hash && i < TG_DIGEST_NALGS; i++)
-        rq.body_hash[i] = r->body_hash[i];
-    struct tg_auth_attempt *at = calloc(1, sizeof *at);
-    if (!at) {
-        tg_conn_close(c);
-        return;
-    }
-    at->owner = c;
-    at->cache = c->w->cache;
-    if (cfg_of(c)->cred_cache_ttl_ms && cfg_of(c)->cred_cache_size) /* else every request hashes */
-        at->inflight = &c->w->inflight;
-    at->on_done = on_auth_done;
-    c->at = at;
-    enum tg_auth_result res =
-        tg_auth_start(c->w->srv->auth, c->w->loop, at, &rq, value, tg_loop_now(c->w->loop));
-    if (res == TG_AUTH_PENDING) {
-        c->state = TG_CONN_AUTH;
-        tg_loop_timer_clear(c->w->loop, &c->timer);
-        tg_conn_update(c);
-        return;
-    }
-    if (res == TG_AUTH_NEED_BODY) {
-        free_attempt(c);
-        hold_body(c, value);
-        return;
-    }
-    handle_auth_result(c, at);
-}
-
-/* Once the held body is complete: its hashes go to the scheme with the same credentials. */
-static void check_held_body(struct tg_conn *c)
-{
-    struct tg_req *r = c->req;
-    size_t len = tg_buf_len(&c->in);
-    enum tg_bodyhash_result res =
-        tg_bodyhash(len ? tg_buf_head(&c->in) : "", len, r->body_in.kind == TG_BODY_CHUNKED,
-                    r->body_in.left, r->body_hash);
-    if (res == TG_BODYHASH_DONE) {
-        r->have_body_hash = true;
-        c->state = TG_CONN_HEAD; /* start_auth moves it on */
-        start_auth(c, tg_str_c(r->held_cred));
-    } else if (res == TG_BODYHASH_INVALID) {
-        c->close_after = true;
-        tg_conn_respond(c, 400, "invalid_chunked_body", NULL, tg_errpage_body(400));
-    } else if (len >= c->in.cap) {
-        c->close_after = true;
-        tg_conn_respond(c, 413, "auth_int_body_too_large", NULL, tg_errpage_body(413));
-    } else {
-        tg_conn_update(c);
-    }
-}
-
-/*
- * Digest auth-int covers the body, so it must be here before the answer
- * can be checked: hold it (bounded by auth-int-max) in the client buffer,
- * where forwarding will later read it as usual.
- */
-static void hold_body(struct tg_conn *c, struct tg_str value)
-{
-    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-    struct tg_req *r = c->req;
-    size_t max = cfg_of(c)->auth_int_max;
-    /* Chunked framing costs at most a few bytes per chunk; allow for it. */
-    size_t cap = r->body_in.kind == TG_BODY_CHUNKED ? max + max / 8 + 4096 : (size_t)r->body_in.left;
-    if (r->body_in.kind == TG_BODY_LENGTH && r->body_in.left > max) {
-        c->close_after = true;
-        tg_conn_respond(c, 413, "auth_int_body_too_large", NULL, tg_errpage_body(413));
-        return;
-    }
-    if (!(r->held_cred = strndup(value.p, value.len)) ||
-        tg_buf_set_cap(&c->in, cap > c->in.cap ? cap : c->in.cap) < 0) {
-        tg_conn_close(c);
-        return;
-    }
-    c->state = TG_CONN_BODYWAIT;
-    tg_conn_set_timer(c, cfg_of(c)->header_timeout_ms);
-    if (!r->body_in.done && r->expect_continue && tg_buf_append(&c->out, cont, sizeof cont - 1) < 0) {
-        tg_conn_close(c);
-        return;
-    }
-    if (tg_buf_len(&c->out))
-        tg_conn_flush(c);
-    if (!c->closed && c->state == TG_CONN_BODYWAIT)
-        check_held_body(c);
 }
 
 static int append_authority(struct tg_buf *b, const struct tg_req *r, bool v6)
@@ -840,11 +614,11 @@ static void handle_head(struct tg_conn *c, const struct tg_reqhead *h, size_t he
                                                          tg_clock_mono_ms())
                                   : 0;
     if (left)
-        respond_429(c, left, NULL);
+        tg_connauth_respond_429(c, left, NULL);
     else if (c->w->srv->auth)
-        start_auth(c, value);
+        tg_connauth_start(c, value);
     else
-        after_auth(c);
+        tg_forward_start(c); /* access rules are judged per resolved address there */
 }
 
 static void try_head(struct tg_conn *c)
@@ -904,7 +678,7 @@ void tg_conn_process(struct tg_conn *c)
             discard_body(c);
         break;
     case TG_CONN_BODYWAIT:
-        check_held_body(c);
+        tg_connauth_check_held_body(c);
         break;
     default:
         break;
@@ -1001,7 +775,7 @@ static void on_timer(struct tg_timer *t)
         tg_tunnel_on_timeout(c);
         break;
     case TG_CONN_DELAY:
-        respond_407(c, c->at, true);
+        tg_connauth_respond_407(c, c->at, true);
         break;
     case TG_CONN_HANDSHAKE:
         tg_conn_handshake_timeout(c);

@@ -152,6 +152,9 @@ void tg_conn_kick_read(struct tg_conn *c);
 /* Starts closing: fds closed now, memory freed at the end of the turn. */
 void tg_conn_close(struct tg_conn *c);
 
+/* Drops the request's authentication attempt (a pending pool job frees it itself). */
+void tg_conn_free_attempt(struct tg_conn *c);
+
 /* Closes an idle connection (no request in flight); used when draining. */
 bool tg_conn_close_if_idle(struct tg_conn *c);
 
