@@ -73,6 +73,13 @@ int tg_sock_connect(const struct sockaddr *addr, socklen_t len)
     return fd;
 }
 
+void tg_sock_limit_unsent(int fd, int bytes)
+{
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &bytes, sizeof bytes) < 0) {
+        /* older kernels: the default (unlimited) queue still works */
+    }
+}
+
 int tg_sock_error(int fd)
 {
     int err = 0;

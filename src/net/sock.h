@@ -33,6 +33,17 @@ int tg_sock_accept(int lfd, struct sockaddr_storage *peer, socklen_t *len);
 /* Starts a non-blocking connect. fd (connect in progress or done) or negative errno. */
 int tg_sock_connect(const struct sockaddr *addr, socklen_t len);
 
+/*
+ * Caps the bytes a socket holds that TCP has not sent yet (TCP_NOTSENT_LOWAT;
+ * writes and splices then stop early and EPOLLOUT waits for the queue to
+ * drain). Best effort. Used where whole pipes are spliced into a socket:
+ * with a deep unsent queue the kernel sends most of it later, from the
+ * peer's ACKs, on whichever CPU the peer runs; a short queue keeps that
+ * work on the proxy's own thread.
+ */
+#define TG_SOCK_UNSENT_SPLICE 65536
+void tg_sock_limit_unsent(int fd, int bytes);
+
 /* The pending error of a socket after a non-blocking connect (0 if connected). */
 int tg_sock_error(int fd);
 

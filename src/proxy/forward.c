@@ -18,6 +18,7 @@
 
 #include "http/hopbyhop.h"
 #include "http/resphead.h"
+#include "net/sock.h"
 #include "policy/acl.h"
 #include "proxy/bodypipe.h"
 #include "proxy/conn.h"
@@ -709,8 +710,11 @@ void tg_forward_on_out_drained(struct tg_conn *c)
         tg_conn_finish_request(c);
         return;
     }
-    if (!r->bodypipe && can_splice(c))
+    if (!r->bodypipe && can_splice(c)) {
         r->bodypipe = tg_bodypipe_new(r->body_up.left); /* NULL: copy as usual */
+        if (r->bodypipe)
+            tg_sock_limit_unsent(c->io.fd, TG_SOCK_UNSENT_SPLICE);
+    }
     if (r->bodypipe) {
         if (!splice_body(c))
             return;

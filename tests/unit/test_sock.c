@@ -1,7 +1,7 @@
 /*
  * Unit tests for net/sock: accepted client sockets have Nagle off (they
- * inherit TCP_NODELAY from the listener instead of a setsockopt each), and
- * outgoing sockets set it themselves.
+ * inherit TCP_NODELAY from the listener instead of a setsockopt each),
+ * outgoing sockets set it themselves, and the unsent-bytes cap sticks.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -26,7 +26,7 @@ static int nodelay(int fd)
     return v;
 }
 
-static void test_accepted_and_outgoing_sockets_have_nagle_off(void **state)
+static void test_socket_options(void **state)
 {
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     int lfd = tg_sock_listen((struct sockaddr *)&a, sizeof a, 16);
@@ -43,6 +43,11 @@ static void test_accepted_and_outgoing_sockets_have_nagle_off(void **state)
     int afd = tg_sock_accept(lfd, &peer, &plen);
     assert_true(afd >= 0);
     assert_int_not_equal(nodelay(afd), 0);
+    tg_sock_limit_unsent(afd, TG_SOCK_UNSENT_SPLICE);
+    int lowat = 0;
+    socklen_t llen = sizeof lowat;
+    assert_int_equal(getsockopt(afd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, &llen), 0);
+    assert_int_equal(lowat, TG_SOCK_UNSENT_SPLICE);
     close(afd);
     close(cfd);
     close(lfd);
@@ -51,7 +56,7 @@ static void test_accepted_and_outgoing_sockets_have_nagle_off(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_accepted_and_outgoing_sockets_have_nagle_off),
+        cmocka_unit_test(test_socket_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
