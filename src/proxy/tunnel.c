@@ -19,7 +19,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "net/sock.h"
 #include "net/tls.h"
 #include "proxy/conn.h"
 #include "proxy/server.h"
@@ -319,8 +318,6 @@ void tg_tunnel_start(struct tg_conn *c)
         tg_tunnel_pump(c, -1, 0);
         return;
     }
-    tg_sock_limit_unsent(c->io.fd, TG_SOCK_UNSENT_SPLICE); /* both ways are spliced */
-    tg_sock_limit_unsent(c->up->io.fd, TG_SOCK_UNSENT_SPLICE);
     tg_buf_fini(&c->out);
     if (!send_early_bytes(c)) {
         finish(c);
