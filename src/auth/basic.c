@@ -129,7 +129,7 @@ static enum tg_auth_result basic_verify(struct tg_auth_attempt *at, struct tg_st
         return TG_AUTH_FAIL;
     }
     if (tg_credcache_get(at->cache, creds.p, creds.len, at->now_ms, at->gen, cached)) {
-        snprintf(at->user, sizeof at->user, "%s", cached);
+        tg_str_copy(at->user, sizeof at->user, cached);
         at->reason = "cached";
         return TG_AUTH_OK;
     }

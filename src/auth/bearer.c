@@ -288,7 +288,7 @@ static const char *check_opaque(const struct source *s, const unsigned char *d, 
     const char *owner = NULL;
     switch (tg_tokens_lookup(s->tokens, d, now_ms, &owner, until_ms)) {
     case TG_TOKENS_OK:
-        snprintf(user, TG_AUTH_USER_MAX + 1, "%s", owner);
+        tg_str_copy(user, TG_AUTH_USER_MAX + 1, owner);
         return NULL;
     case TG_TOKENS_REVOKED:
         return "revoked";

@@ -271,7 +271,7 @@ static enum tg_auth_result check_answer(struct tg_auth_attempt *at, const struct
     char want[TG_DIGEST_HEX_MAX], got[TG_DIGEST_HEX_MAX];
     if (!cred)
         return fail(at, "unknown_user");
-    snprintf(at->user, sizeof at->user, "%s", cred->user); /* the name, not its userhash */
+    tg_str_copy(at->user, sizeof at->user, cred->user); /* the name, not its userhash */
     if (!cred->ha1[a->alg])
         return fail(at, "unsupported_algorithm");
     if (tg_str_eq(a->qop, tg_str_c("auth-int")) && !at->rq->body_hash[a->alg]) {

@@ -11,12 +11,14 @@
 #include <string.h>
 
 /*
- * Each request allocates and frees a few 16-64 KiB buffers (head, response,
+ * Each request allocates and frees a few 4-64 KiB buffers (head, response,
  * origin side); malloc and free of those showed in profiles. So each
- * thread keeps up to STASH_MAX freed blocks for reuse by size: bounded
- * memory per thread, none per idle connection.
+ * thread keeps up to STASH_MAX freed blocks, STASH_MAX_BYTES in all, for
+ * reuse by size: bounded memory per thread, none per idle connection.
+ * Sized for a loop turn with a few dozen requests in flight.
  */
-#define STASH_MAX 8
+#define STASH_MAX 32
+#define STASH_MAX_BYTES (1024 * 1024)
 #define STASH_MIN_SIZE 4096
 #define STASH_MAX_SIZE 65536
 
@@ -26,13 +28,14 @@ struct stashed {
 };
 
 static _Thread_local struct stashed stash[STASH_MAX];
-static _Thread_local size_t nstash;
+static _Thread_local size_t nstash, stash_bytes;
 
 static char *block_alloc(size_t size)
 {
     for (size_t i = nstash; i-- > 0;) {
         if (stash[i].size == size) {
             char *p = stash[i].p;
+            stash_bytes -= size;
             stash[i] = stash[--nstash];
             return p;
         }
@@ -42,8 +45,10 @@ static char *block_alloc(size_t size)
 
 static void block_free(char *p, size_t size)
 {
-    if (p && size >= STASH_MIN_SIZE && size <= STASH_MAX_SIZE && nstash < STASH_MAX) {
+    if (p && size >= STASH_MIN_SIZE && size <= STASH_MAX_SIZE && nstash < STASH_MAX &&
+        stash_bytes + size <= STASH_MAX_BYTES) {
         stash[nstash++] = (struct stashed){p, size};
+        stash_bytes += size;
         return;
     }
     free(p);
@@ -53,6 +58,7 @@ void tg_buf_thread_exit(void)
 {
     while (nstash > 0)
         free(stash[--nstash].p);
+    stash_bytes = 0;
 }
 
 void tg_buf_init(struct tg_buf *b, size_t cap)
@@ -69,6 +75,15 @@ void tg_buf_fini(struct tg_buf *b)
     b->start = b->end = 0;
 }
 
+/* Moves the bytes in flight to the start of the block. */
+static void compact(struct tg_buf *b)
+{
+    size_t n = b->end - b->start;
+    memmove(b->data, b->data + b->start, n);
+    b->start = 0;
+    b->end = n;
+}
+
 size_t tg_buf_space(struct tg_buf *b, char **tail)
 {
     if (!b->data) {
@@ -79,12 +94,8 @@ size_t tg_buf_space(struct tg_buf *b, char **tail)
         }
         b->start = b->end = 0;
     }
-    if (b->end == b->cap && b->start > 0) {
-        size_t n = b->end - b->start;
-        memmove(b->data, b->data + b->start, n);
-        b->start = 0;
-        b->end = n;
-    }
+    if (b->end == b->cap && b->start > 0)
+        compact(b);
     *tail = b->data + b->end;
     return b->cap - b->end;
 }
@@ -101,18 +112,14 @@ void tg_buf_consume(struct tg_buf *b, size_t n)
         tg_buf_fini(b);
 }
 
-int tg_buf_append(struct tg_buf *b, const void *p, size_t n)
+int tg_buf_append_slow(struct tg_buf *b, const void *p, size_t n)
 {
     char *tail;
     if (n == 0)
         return 0;
     if (tg_buf_space(b, &tail) < n) {
-        if (b->data && b->start > 0) {
-            size_t len = b->end - b->start;
-            memmove(b->data, b->data + b->start, len);
-            b->start = 0;
-            b->end = len;
-        }
+        if (b->data && b->start > 0)
+            compact(b);
         if (!b->data || b->cap - b->end < n)
             return -ENOBUFS;
         tail = b->data + b->end;
@@ -120,6 +127,33 @@ int tg_buf_append(struct tg_buf *b, const void *p, size_t n)
     memcpy(tail, p, n);
     b->end += n;
     return 0;
+}
+
+int tg_buf_append_field(struct tg_buf *b, const char *name, size_t nlen, const char *value,
+                        size_t vlen)
+{
+    char *tail;
+    size_t n = nlen + 2 + vlen + 2;
+    if (tg_buf_space(b, &tail) < n) {
+        if (!b->data || b->cap - (b->end - b->start) < n)
+            return -ENOBUFS; /* the whole line or nothing */
+        compact(b);
+        tail = b->data + b->end;
+    }
+    memcpy(tail, name, nlen);
+    memcpy(tail + nlen, ": ", 2);
+    memcpy(tail + nlen + 2, value, vlen);
+    memcpy(tail + nlen + 2 + vlen, "\r\n", 2);
+    b->end += n;
+    return 0;
+}
+
+size_t tg_buf_size_class(size_t n)
+{
+    size_t cap = STASH_MIN_SIZE;
+    while (cap < n && cap <= SIZE_MAX / 2)
+        cap *= 2;
+    return cap;
 }
 
 int tg_buf_append_u64(struct tg_buf *b, uint64_t v)

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct tg_buf {
     char *data;   /* owned; NULL while released */
@@ -48,8 +49,35 @@ void tg_buf_produce(struct tg_buf *b, size_t n);
 /* Drops n bytes from the front; releases the storage when it empties. */
 void tg_buf_consume(struct tg_buf *b, size_t n);
 
-/* Appends n bytes; returns 0 or -ENOBUFS when they do not fit. */
-int tg_buf_append(struct tg_buf *b, const void *p, size_t n);
+/* tg_buf_append when the bytes do not simply fit at the tail. */
+int tg_buf_append_slow(struct tg_buf *b, const void *p, size_t n);
+
+/*
+ * Appends n bytes; returns 0 or -ENOBUFS when they do not fit. Inline: a
+ * response head is a few dozen appends, nearly all to a block with room.
+ */
+static inline int tg_buf_append(struct tg_buf *b, const void *p, size_t n)
+{
+    if (b->data && n && b->cap - b->end >= n) {
+        memcpy(b->data + b->end, p, n);
+        b->end += n;
+        return 0;
+    }
+    return tg_buf_append_slow(b, p, n);
+}
+
+/*
+ * Appends "name: value\r\n", one space check for the whole line: heads are
+ * rewritten field by field on every request. 0 or -ENOBUFS (nothing added).
+ */
+int tg_buf_append_field(struct tg_buf *b, const char *name, size_t nlen, const char *value,
+                        size_t vlen);
+
+/*
+ * The capacity to ask for when at least n bytes are needed: a power of two
+ * from 4 KiB, so the thread's stash of freed blocks can serve it again.
+ */
+size_t tg_buf_size_class(size_t n);
 
 /* Appends v in decimal (no printf: per-request heads use it); 0 or -ENOBUFS. */
 int tg_buf_append_u64(struct tg_buf *b, uint64_t v);

@@ -36,6 +36,13 @@ static inline bool tg_str_eq_nocase(struct tg_str a, const char *b)
     return a.len == n && tg_str_same_nocase(a.p, b, n);
 }
 
+/*
+ * Copies the C string src into dst[0..size) as snprintf("%s") would
+ * (truncated, always terminated when size > 0) but without the format
+ * machinery: names are copied so on every request.
+ */
+void tg_str_copy(char *dst, size_t size, const char *src);
+
 /* Exact equality of two views. */
 bool tg_str_eq(struct tg_str a, struct tg_str b);
 

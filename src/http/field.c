@@ -13,6 +13,8 @@
 
 #include <string.h>
 
+#include "base/scan.h"
+
 /* RFC 9110 §5.6.2 tchar, as a table: names are checked byte by byte on every request. */
 #define T(c) [c] = true
 static const bool tchar[256] = {
@@ -95,12 +97,7 @@ int tg_field_start_line(const char *buf, size_t len, struct tg_str *line, size_t
 
 bool tg_field_is_value(struct tg_str v)
 {
-    for (size_t i = 0; i < v.len; i++) {
-        unsigned char c = (unsigned char)v.p[i];
-        if ((c < 0x20 && c != '\t') || c == 0x7f)
-            return false;
-    }
-    return true;
+    return tg_scan_ctl(v.p, v.len) == v.len;
 }
 
 /* Parses one non-empty field line; returns NULL or the reason it is invalid. */
@@ -129,6 +126,36 @@ static const char *parse_line(struct tg_str line, struct tg_field *f)
     return NULL;
 }
 
+/*
+ * The common case in one pass: a complete, valid field line at buf[pos]
+ * ("name:" OWS value OWS CRLF, all before end). Fills *f and returns the
+ * offset after the CRLF; returns 0 for anything else, which the careful
+ * path below then reads (and names the fault of) exactly as before. A
+ * valid line is accepted by both: the name is the run of tchars before
+ * the first colon, and every byte up to the CR is one a value may hold.
+ */
+static size_t quick_line(const char *buf, size_t end, size_t pos, struct tg_field *f)
+{
+    size_t i = pos;
+    while (i < end && tchar[(unsigned char)buf[i]])
+        i++;
+    if (i == pos || i >= end || buf[i] != ':')
+        return 0;
+    f->name = (struct tg_str){buf + pos, i - pos};
+    i++;
+    while (i < end && (buf[i] == ' ' || buf[i] == '\t'))
+        i++;
+    size_t vstart = i;
+    i += tg_scan_ctl(buf + i, end - i); /* stops at the CR, or at a byte no value may hold */
+    if (i + 1 >= end || buf[i] != '\r' || buf[i + 1] != '\n')
+        return 0;
+    size_t vend = i;
+    while (vend > vstart && (buf[vend - 1] == ' ' || buf[vend - 1] == '\t'))
+        vend--;
+    f->value = (struct tg_str){buf + vstart, vend - vstart};
+    return i + 2;
+}
+
 static long fail(struct tg_http_error *err, int status, const char *reason)
 {
     err->status = status;
@@ -147,6 +174,16 @@ long tg_field_parse_block(const char *buf, size_t len, size_t pos,
 
     *nfields = 0;
     for (;;) {
+        if (pos + 1 < end && buf[pos] == '\r' && buf[pos + 1] == '\n') {
+            *nfields = n;
+            return (long)(pos + 2);
+        }
+        size_t quick = n < lim->max_fields ? quick_line(buf, end, pos, &fields[n]) : 0;
+        if (quick) {
+            n++;
+            pos = quick;
+            continue;
+        }
         struct tg_str line;
         size_t next = 0;
         const char *reason = NULL;

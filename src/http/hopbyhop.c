@@ -6,32 +6,40 @@
  */
 #include "http/hopbyhop.h"
 
+static bool is(struct tg_str name, const char *lower)
+{
+    return tg_str_same_nocase(name.p, lower, name.len);
+}
+
 /*
  * Never forwarded: connection management (RFC 9110 §7.6.1, RFC 9112 §9),
  * the proxy's own authentication (RFC 9110 §11.7), and body framing,
  * which the proxy rewrites (RFC 9112 §6). Proxy-Connection is the
  * pre-standard spelling old clients still send to proxies.
  */
-static const char *const fixed[] = {
-    "connection",
-    "proxy-connection",
-    "keep-alive",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "proxy-authorization",
-    "proxy-authenticate",
-    "content-length",
-};
-
 static bool is_fixed(struct tg_str name)
 {
-    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
-        if (tg_str_eq_nocase(name, fixed[i]))
-            return true;
+    /* Switched on the length: every field of every head comes here. */
+    switch (name.len) {
+    case 2:
+        return is(name, "te");
+    case 7:
+        return is(name, "trailer") || is(name, "upgrade");
+    case 10:
+        return is(name, "connection") || is(name, "keep-alive");
+    case 14:
+        return is(name, "content-length");
+    case 16:
+        return is(name, "proxy-connection");
+    case 17:
+        return is(name, "transfer-encoding");
+    case 18:
+        return is(name, "proxy-authenticate");
+    case 19:
+        return is(name, "proxy-authorization");
+    default:
+        return false;
     }
-    return false;
 }
 
 /* Every field named by an option in this Connection value stops here. */

@@ -7,6 +7,8 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "base/scan.h"
+
 #define LINE_MAX_LEN 4096
 #define FIELD_MAX 1500
 /* Kept free while writing the client-controlled fields: the numbers, upstream
@@ -17,20 +19,25 @@
 static size_t put_field(char *out, size_t room, struct tg_str s)
 {
     static const char hex[] = "0123456789ABCDEF";
-    size_t n = 0;
+    size_t n = 0, i = 0, len = s.len < FIELD_MAX ? s.len : FIELD_MAX;
     if (s.len == 0 && room > 1) {
         out[n++] = '-';
         return n;
     }
-    for (size_t i = 0; i < s.len && i < FIELD_MAX && n + 4 < room; i++) {
-        unsigned char c = (unsigned char)s.p[i];
-        if (c <= ' ' || c >= 0x7f || c == '%' || c == '"') {
-            out[n++] = '%';
-            out[n++] = hex[c >> 4];
-            out[n++] = hex[c & 15];
-        } else {
-            out[n++] = (char)c;
-        }
+    while (i < len && n + 4 < room) {
+        /* A run of bytes that pass unchanged, then one escaped byte. */
+        size_t run = tg_scan_escaped(s.p + i, len - i);
+        if (run > room - 4 - n)
+            run = room - 4 - n;
+        memcpy(out + n, s.p + i, run);
+        n += run;
+        i += run;
+        if (i == len || n + 4 >= room)
+            break;
+        unsigned char c = (unsigned char)s.p[i++];
+        out[n++] = '%';
+        out[n++] = hex[c >> 4];
+        out[n++] = hex[c & 15];
     }
     return n;
 }

@@ -85,17 +85,16 @@ static void queue_process(struct tg_conn *c)
     tg_loop_defer(c->w->loop, &c->process_msg);
 }
 
-static void req_free(struct tg_req *r)
+static void req_free(struct tg_worker *w, struct tg_req *r)
 {
     if (!r)
         return;
     free(r->target);
     free(r->auth_info);
     free(r->held_cred);
-    free(r->uphead);
-    free(r->addrs);
+    tg_buf_fini(&r->uphead);
     tg_bodypipe_free(r->bodypipe);
-    free(r);
+    tg_freelist_give(&w->spare_reqs, r);
 }
 
 static void log_access(struct tg_conn *c)
@@ -133,7 +132,7 @@ void tg_conn_free_attempt(struct tg_conn *c)
         c->at->orphaned = true; /* the pool job frees it */
     } else {
         tg_auth_attempt_fini(c->at);
-        free(c->at);
+        tg_freelist_give(&c->w->spare_attempts, c->at);
     }
     c->at = NULL;
 }
@@ -157,7 +156,7 @@ void tg_conn_close(struct tg_conn *c)
         if (!c->req->reason)
             c->req->reason = "client_closed";
         log_access(c);
-        req_free(c->req);
+        req_free(c->w, c->req);
         c->req = NULL;
     }
     tg_loop_timer_clear(w->loop, &c->timer);
@@ -244,11 +243,11 @@ void tg_conn_update(struct tg_conn *c)
 
 static struct tg_req *req_new(struct tg_conn *c)
 {
-    struct tg_req *r = calloc(1, sizeof *r);
+    struct tg_req *r = tg_freelist_take(&c->w->spare_reqs);
     if (!r)
         return NULL;
     r->start_us = tg_clock_mono_us();
-    snprintf(r->method, sizeof r->method, "-");
+    r->method[0] = '-';
     return r;
 }
 
@@ -352,7 +351,7 @@ void tg_conn_finish_request(struct tg_conn *c)
     log_access(c);
     bool closing = c->close_after || c->w->draining || c->client_eof;
     bool drained = closing && !c->client_eof && nothing_to_drain(c, c->req);
-    req_free(c->req);
+    req_free(c->w, c->req);
     c->req = NULL;
     tg_conn_free_attempt(c);
     if (drained) {
@@ -473,42 +472,32 @@ static bool build_uphead(struct tg_conn *c, const struct tg_reqhead *h, const st
 {
     struct tg_req *r = c->req;
     bool fwd[TG_REQHEAD_MAX_FIELDS];
-    struct tg_buf b;
-    tg_buf_init(&b, h->head_len + 1024);
+    struct tg_buf *b = &r->uphead;
+    tg_buf_init(b, tg_buf_size_class(h->head_len + 1024));
     tg_hopbyhop_mark(h->fields, h->nfields, fwd);
-    int rc = tg_buf_append(&b, r->method, strlen(r->method));
-    rc = rc ? rc : tg_buf_append(&b, " ", 1);
+    int rc = tg_buf_append(b, r->method, strlen(r->method));
+    rc = rc ? rc : tg_buf_append(b, " ", 1);
     if (rc == 0 && (t->path.len == 0 || t->path.p[0] != '/'))
-        rc = tg_buf_append(&b, "/", 1);
-    rc = rc ? rc : tg_buf_append(&b, t->path.p, t->path.len);
-    rc = rc ? rc : tg_buf_append(&b, " HTTP/1.1\r\nHost: ", 17);
-    rc = rc ? rc : append_authority(&b, r, t->host_is_ipv6);
-    rc = rc ? rc : tg_buf_append(&b, "\r\n", 2);
+        rc = tg_buf_append(b, "/", 1);
+    rc = rc ? rc : tg_buf_append(b, t->path.p, t->path.len);
+    rc = rc ? rc : tg_buf_append(b, " HTTP/1.1\r\nHost: ", 17);
+    rc = rc ? rc : append_authority(b, r, t->host_is_ipv6);
+    rc = rc ? rc : tg_buf_append(b, "\r\n", 2);
     for (size_t i = 0; rc == 0 && i < h->nfields; i++) {
         const struct tg_field *f = &h->fields[i];
-        if (!fwd[i] || tg_str_eq_nocase(f->name, "Host"))
-            continue;
-        rc = tg_buf_append(&b, f->name.p, f->name.len);
-        rc = rc ? rc : tg_buf_append(&b, ": ", 2);
-        rc = rc ? rc : tg_buf_append(&b, f->value.p, f->value.len);
-        rc = rc ? rc : tg_buf_append(&b, "\r\n", 2);
+        if (fwd[i] && !tg_str_eq_nocase(f->name, "Host"))
+            rc = tg_buf_append_field(b, f->name.p, f->name.len, f->value.p, f->value.len);
     }
-    rc = rc ? rc : tg_buf_append(&b, "Via: 1.1 tollgate\r\n", 19);
+    rc = rc ? rc : tg_buf_append(b, "Via: 1.1 tollgate\r\n", 19);
     if (rc == 0 && h->body == TG_BODY_LENGTH) {
-        rc = tg_buf_append(&b, "Content-Length: ", 16);
-        rc = rc ? rc : tg_buf_append_u64(&b, h->content_length);
-        rc = rc ? rc : tg_buf_append(&b, "\r\n", 2);
+        rc = tg_buf_append(b, "Content-Length: ", 16);
+        rc = rc ? rc : tg_buf_append_u64(b, h->content_length);
+        rc = rc ? rc : tg_buf_append(b, "\r\n", 2);
     }
     if (rc == 0 && h->body == TG_BODY_CHUNKED)
-        rc = tg_buf_append(&b, "Transfer-Encoding: chunked\r\n", 28);
-    rc = rc ? rc : tg_buf_append(&b, "\r\n", 2);
-    if (rc < 0) {
-        tg_buf_fini(&b);
-        return false;
-    }
-    r->uphead_len = tg_buf_len(&b);
-    r->uphead = b.data; /* ownership moves to the request; start is 0 */
-    return true;
+        rc = tg_buf_append(b, "Transfer-Encoding: chunked\r\n", 28);
+    rc = rc ? rc : tg_buf_append(b, "\r\n", 2);
+    return rc == 0; /* on failure req_free releases the buffer */
 }
 
 static void fill_req(struct tg_req *r, const struct tg_reqhead *h, size_t head_len)

@@ -75,10 +75,10 @@ struct tg_req {
 
     struct tg_framing body_in; /* request body from the client */
     bool body_chunked_out;     /* re-encode the request body as chunked */
-    char *uphead;              /* owned: head for the origin */
-    size_t uphead_len;
+    struct tg_buf uphead;      /* owned: head for the origin (kept for a retry) */
 
-    struct tg_dns_result *addrs; /* owned: resolved origin addresses */
+    struct tg_dns_result *addrs; /* NULL until resolved, then &resolved */
+    struct tg_dns_result resolved;
     size_t addr_next;
     bool retried;
 

@@ -120,7 +120,7 @@ static void handle_auth_result(struct tg_conn *c, struct tg_auth_attempt *at)
     switch (at->result) {
     case TG_AUTH_OK:
         c->authed = true;
-        snprintf(c->req->user, sizeof c->req->user, "%s", at->user);
+        tg_str_copy(c->req->user, sizeof c->req->user, at->user);
         if (at->info[0] && !(c->req->auth_info = strdup(at->info))) {
             tg_conn_close(c);
             return;
@@ -128,14 +128,14 @@ static void handle_auth_result(struct tg_conn *c, struct tg_auth_attempt *at)
         tg_forward_start(c); /* access rules are judged per resolved address there */
         break;
     case TG_AUTH_REJECT:
-        snprintf(c->req->user, sizeof c->req->user, "%s", at->user);
+        tg_str_copy(c->req->user, sizeof c->req->user, at->user);
         tg_conn_respond(c, 400, at->reason, NULL, tg_errpage_body(400));
         break;
     case TG_AUTH_CHALLENGE:
         tg_connauth_respond_407(c, at, false);
         break;
     case TG_AUTH_FAIL:
-        snprintf(c->req->user, sizeof c->req->user, "%s", at->user);
+        tg_str_copy(c->req->user, sizeof c->req->user, at->user);
         refuse_failed(c, at);
         break;
     default:
@@ -162,7 +162,7 @@ void tg_connauth_start(struct tg_conn *c, struct tg_str value)
     };
     for (int i = 0; r->have_body_hash && i < TG_DIGEST_NALGS; i++)
         rq.body_hash[i] = r->body_hash[i];
-    struct tg_auth_attempt *at = calloc(1, sizeof *at);
+    struct tg_auth_attempt *at = tg_freelist_take(&c->w->spare_attempts);
     if (!at) {
         tg_conn_close(c);
         return;

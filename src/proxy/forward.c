@@ -107,12 +107,8 @@ static void on_resolved(void *arg, const struct tg_dns_result *res)
         fail(c, 502, res->status == -ETIMEDOUT ? "dns_timeout" : "dns_failed");
         return;
     }
-    r->addrs = malloc(sizeof *r->addrs);
-    if (!r->addrs) {
-        fail(c, 500, "out_of_memory");
-        return;
-    }
-    *r->addrs = *res;
+    r->resolved = *res;
+    r->addrs = &r->resolved;
     r->addr_next = 0;
     start_connect(c, false);
 }
@@ -257,7 +253,7 @@ static void on_connected(struct tg_conn *c)
         return;
     }
     u->connected = true;
-    snprintf(c->req->upstream_addr, sizeof c->req->upstream_addr, "%s", u->addr);
+    tg_str_copy(c->req->upstream_addr, sizeof c->req->upstream_addr, u->addr);
     if (c->req->is_connect)
         reply_connect_established(c);
     else
@@ -352,8 +348,8 @@ static void send_request(struct tg_conn *c)
     struct tg_upstream *u = c->up;
     c->state = TG_CONN_FORWARD;
     if (!r->upstream_addr[0])
-        snprintf(r->upstream_addr, sizeof r->upstream_addr, "%s", u->addr);
-    if (tg_buf_append(&u->out, r->uphead, r->uphead_len) < 0) {
+        tg_str_copy(r->upstream_addr, sizeof r->upstream_addr, u->addr);
+    if (tg_buf_append(&u->out, tg_buf_head(&r->uphead), tg_buf_len(&r->uphead)) < 0) {
         fail(c, 431, "header_too_large");
         return;
     }
@@ -381,12 +377,8 @@ static int append_fields(struct tg_buf *b, const struct tg_resphead *h)
     tg_hopbyhop_mark(h->fields, h->nfields, fwd);
     for (size_t i = 0; rc == 0 && i < h->nfields; i++) {
         const struct tg_field *f = &h->fields[i];
-        if (!fwd[i])
-            continue;
-        rc = tg_buf_append(b, f->name.p, f->name.len);
-        rc = rc ? rc : tg_buf_append(b, ": ", 2);
-        rc = rc ? rc : tg_buf_append(b, f->value.p, f->value.len);
-        rc = rc ? rc : tg_buf_append(b, "\r\n", 2);
+        if (fwd[i])
+            rc = tg_buf_append_field(b, f->name.p, f->name.len, f->value.p, f->value.len);
     }
     return rc;
 }

@@ -96,7 +96,7 @@ struct tg_upstream *tg_upstream_connect(struct tg_worker *w, struct tg_conn *own
     u->io.fd = fd;
     u->io.cb = on_io;
     tg_timer_init(&u->idle_timer, on_idle_timeout);
-    snprintf(u->key, sizeof u->key, "%s", key);
+    tg_str_copy(u->key, sizeof u->key, key);
     tg_sock_format(addr, u->addr, sizeof u->addr);
     memcpy(&u->sa, addr, tg_sock_len(addr));
     tg_buf_init(&u->in, UP_BUF);

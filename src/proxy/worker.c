@@ -144,6 +144,8 @@ struct tg_worker *tg_worker_new(int id, struct tg_server *srv, const int *lfds, 
     w->scratch = malloc(sizeof *w->scratch);
     w->scratch_resp = malloc(sizeof(struct tg_resphead));
     tg_timer_init(&w->log_timer, on_log_timer);
+    tg_freelist_init(&w->spare_reqs, sizeof(struct tg_req), TG_WORKER_SPARES);
+    tg_freelist_init(&w->spare_attempts, sizeof(struct tg_auth_attempt), TG_WORKER_SPARES);
     if (srv->auth)
         w->cache = tg_credcache_new(srv->cfg->cred_cache_size, srv->cfg->cred_cache_ttl_ms,
                                     tg_auth_cache_key(srv->auth));
@@ -276,6 +278,8 @@ void tg_worker_free(struct tg_worker *w)
     tg_credcache_free(w->cache);
     free(w->scratch);
     free(w->scratch_resp);
+    tg_freelist_fini(&w->spare_reqs);
+    tg_freelist_fini(&w->spare_attempts);
     tg_loop_free(w->loop);
     free(w);
 }

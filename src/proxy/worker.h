@@ -15,6 +15,7 @@
 
 #include "auth/inflight.h"
 #include "conf/config.h"
+#include "base/freelist.h"
 #include "log/logfile.h"
 #include "loop/loop.h"
 
@@ -23,6 +24,9 @@ struct tg_conn;
 struct tg_dns;
 struct tg_credcache;
 struct tg_upstream;
+
+/* Requests (about 2.3 KiB) and attempts (1 KiB) kept per worker for reuse. */
+#define TG_WORKER_SPARES 64
 
 struct tg_listener {
     struct tg_io io;
@@ -51,6 +55,11 @@ struct tg_worker {
     struct tg_loop_msg drain_msg, stop_msg;
     struct tg_reqhead *scratch; /* owned: parse target reused for every request head */
     void *scratch_resp;         /* owned: struct tg_resphead */
+    /* Freed requests and attempts, reused: a loop turn may start dozens of
+     * requests. Bounded (TG_WORKER_SPARES each); an idle worker's are a
+     * constant, not a cost per connection. */
+    struct tg_freelist spare_reqs;
+    struct tg_freelist spare_attempts;
     struct tg_timer log_timer; /* armed from a logged line until the logs are flushed */
     struct tg_loop_msg log_idle_msg; /* flushes the logs when the loop runs idle */
     bool log_idle_queued;
