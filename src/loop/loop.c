@@ -32,6 +32,7 @@ struct tg_loop {
 
     pthread_mutex_t mbox_lock;
     struct tg_loop_msg *mbox_head, *mbox_tail;
+    atomic_bool mbox_pending; /* set after a post: the loop skips the lock until then */
 
     void *data;
 };
@@ -177,6 +178,7 @@ void tg_loop_post(struct tg_loop *l, struct tg_loop_msg *m)
         l->mbox_head = m;
     l->mbox_tail = m;
     pthread_mutex_unlock(&l->mbox_lock);
+    atomic_store(&l->mbox_pending, true);
     if (write(l->wake.fd, &one, sizeof one) < 0) {
         /* EAGAIN means the counter is already non-zero: the loop wakes anyway. */
     }
@@ -236,6 +238,10 @@ void *tg_loop_data(const struct tg_loop *l)
 
 static void run_mailbox(struct tg_loop *l)
 {
+    /* Every turn comes here, posts are rare: no lock unless one was made.
+     * A post after the exchange sets the flag again for the next turn. */
+    if (!atomic_exchange(&l->mbox_pending, false))
+        return;
     pthread_mutex_lock(&l->mbox_lock);
     struct tg_loop_msg *m = l->mbox_head;
     l->mbox_head = l->mbox_tail = NULL;

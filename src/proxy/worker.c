@@ -16,6 +16,7 @@
 
 #include "auth/credcache.h"
 #include "base/buf.h"
+#include "base/clock.h"
 #include "http/resphead.h"
 #include "loop/dns.h"
 #include "loop/sched.h"
@@ -58,27 +59,67 @@ static void flush_logs(struct tg_worker *w)
     tg_logfile_flush(&w->srv->access_log);
 }
 
+/*
+ * When lines are written. Light traffic: as soon as the loop runs out of
+ * events, so a client rarely sees its response before its log lines.
+ * Under load the loop runs out of events between every few requests (its
+ * peers are slower than it), and a write(2) per idle moment cost more than
+ * everything else the logs do, a tenth of a request. So once idle moments
+ * come more often than every TG_WORKER_BUSY_IDLE_US on average, the worker
+ * is busy: lines go out once every TG_WORKER_BUSY_FLUSH_MS, by the flush
+ * timer, and no idle task is queued (it costs an extra epoll_wait per idle
+ * moment). A busy millisecond with hardly any lines ends busy mode. Either
+ * way no line waits more than TG_LOGFILE_FLUSH_MS.
+ */
+static void leave_busy(struct tg_worker *w)
+{
+    w->log_busy = false;
+    w->log_idle_gap_us = TG_WORKER_BUSY_IDLE_US * 8; /* as after a long pause */
+}
+
 static void on_log_timer(struct tg_timer *t)
 {
-    flush_logs(tg_container_of(t, struct tg_worker, log_timer));
+    struct tg_worker *w = tg_container_of(t, struct tg_worker, log_timer);
+    flush_logs(w);
+    if (w->log_busy && w->log_lines <= TG_WORKER_BUSY_MIN_LINES)
+        leave_busy(w);
+    w->log_lines = 0;
+    w->log_flushed_ms = tg_loop_now(w->loop);
 }
 
 static void on_log_idle(struct tg_loop_msg *m)
 {
     struct tg_worker *w = tg_container_of(m, struct tg_worker, log_idle_msg);
+    uint64_t now = tg_clock_mono_us();
+    uint64_t gap = now - w->log_idle_last_us;
     w->log_idle_queued = false;
+    w->log_idle_last_us = now;
+    w->log_idle_gap_us = (w->log_idle_gap_us * 7 + (gap < UINT32_MAX ? gap : UINT32_MAX)) / 8;
+    if (w->log_idle_gap_us < TG_WORKER_BUSY_IDLE_US) {
+        w->log_busy = true;
+        w->log_lines = 0;
+        tg_loop_timer_set(w->loop, &w->log_timer, TG_WORKER_BUSY_FLUSH_MS);
+        return;
+    }
     flush_logs(w);
+    w->log_lines = 0;
+    tg_loop_timer_clear(w->loop, &w->log_timer);
 }
 
-/*
- * Lines go out when the loop next runs out of events (at once when
- * traffic is light, so a client rarely sees its response before its log
- * lines) and at the latest after TG_LOGFILE_FLUSH_MS (under load).
- */
 static struct tg_logfile *arm_log(struct tg_worker *w, struct tg_logfile *lf)
 {
     if (!tg_logfile_enabled(lf))
         return lf;
+    w->log_lines++;
+    /* The first line after a pause: the load is over, write it at once. */
+    if (w->log_busy && !tg_timer_armed(&w->log_timer) &&
+        tg_loop_now(w->loop) > w->log_flushed_ms + 2 * TG_WORKER_BUSY_FLUSH_MS)
+        leave_busy(w);
+    if (w->log_busy) {
+        if (!tg_timer_armed(&w->log_timer))
+            tg_loop_timer_set(w->loop, &w->log_timer, TG_WORKER_BUSY_FLUSH_MS);
+        return lf;
+    }
     if (!tg_timer_armed(&w->log_timer))
         tg_loop_timer_set(w->loop, &w->log_timer, TG_LOGFILE_FLUSH_MS);
     if (!w->log_idle_queued) {
@@ -144,6 +185,7 @@ struct tg_worker *tg_worker_new(int id, struct tg_server *srv, const int *lfds, 
     w->scratch = malloc(sizeof *w->scratch);
     w->scratch_resp = malloc(sizeof(struct tg_resphead));
     tg_timer_init(&w->log_timer, on_log_timer);
+    leave_busy(w); /* start out as light traffic */
     tg_freelist_init(&w->spare_reqs, sizeof(struct tg_req), TG_WORKER_SPARES);
     tg_freelist_init(&w->spare_attempts, sizeof(struct tg_auth_attempt), TG_WORKER_SPARES);
     if (srv->auth)

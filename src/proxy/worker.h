@@ -25,6 +25,11 @@ struct tg_dns;
 struct tg_credcache;
 struct tg_upstream;
 
+/* Log flushing under load (see leave_busy in worker.c). */
+#define TG_WORKER_BUSY_IDLE_US 200  /* idle moments this close together: busy */
+#define TG_WORKER_BUSY_FLUSH_MS 5   /* a busy worker's flush interval */
+#define TG_WORKER_BUSY_MIN_LINES 4  /* this few lines in an interval: no longer busy */
+
 /* Requests (about 2.3 KiB) and attempts (1 KiB) kept per worker for reuse. */
 #define TG_WORKER_SPARES 64
 
@@ -63,6 +68,11 @@ struct tg_worker {
     struct tg_timer log_timer; /* armed from a logged line until the logs are flushed */
     struct tg_loop_msg log_idle_msg; /* flushes the logs when the loop runs idle */
     bool log_idle_queued;
+    uint64_t log_idle_last_us; /* when the loop last ran idle with lines to write */
+    uint64_t log_idle_gap_us;  /* moving average of the time between those moments */
+    bool log_busy;             /* lines wait for the 1 ms flush timer (worker.c) */
+    size_t log_lines;          /* lines logged since the last flush */
+    uint64_t log_flushed_ms;   /* loop time of the flush timer's last run */
 };
 
 /*
