@@ -68,8 +68,9 @@ static void flush_logs(struct tg_worker *w)
  * come more often than every TG_WORKER_BUSY_IDLE_US on average, the worker
  * is busy: lines go out once every TG_WORKER_BUSY_FLUSH_MS, by the flush
  * timer, and no idle task is queued (it costs an extra epoll_wait per idle
- * moment). A busy millisecond with hardly any lines ends busy mode. Either
- * way no line waits more than TG_LOGFILE_FLUSH_MS.
+ * moment). An interval with hardly any lines (TG_WORKER_BUSY_MIN_LINES),
+ * or a line after a pause, ends busy mode. Either way no line waits more
+ * than TG_LOGFILE_FLUSH_MS.
  */
 static void leave_busy(struct tg_worker *w)
 {
