@@ -77,8 +77,7 @@ struct tg_req {
     bool body_chunked_out;     /* re-encode the request body as chunked */
     struct tg_buf uphead;      /* owned: head for the origin (kept for a retry) */
 
-    struct tg_dns_result *addrs; /* NULL until resolved, then &resolved */
-    struct tg_dns_result resolved;
+    struct tg_dns_result addrs; /* the origin's addresses; naddrs is 0 until resolved */
     size_t addr_next;
     bool retried;
 

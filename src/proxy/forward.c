@@ -107,8 +107,7 @@ static void on_resolved(void *arg, const struct tg_dns_result *res)
         fail(c, 502, res->status == -ETIMEDOUT ? "dns_timeout" : "dns_failed");
         return;
     }
-    r->resolved = *res;
-    r->addrs = &r->resolved;
+    r->addrs = *res;
     r->addr_next = 0;
     start_connect(c, false);
 }
@@ -164,8 +163,8 @@ static void connect_next(struct tg_conn *c)
     const char *refusal = NULL;
     bool tried = false;
     key_of(r, key, sizeof key);
-    while (r->addrs && r->addr_next < r->addrs->naddrs) {
-        const struct sockaddr *sa = (const struct sockaddr *)&r->addrs->addrs[r->addr_next++];
+    while (r->addr_next < r->addrs.naddrs) {
+        const struct sockaddr *sa = (const struct sockaddr *)&r->addrs.addrs[r->addr_next++];
         const char *why = denied(c, sa);
         if (why) {
             refusal = why;
@@ -192,7 +191,7 @@ static void start_connect(struct tg_conn *c, bool allow_pool)
     struct tg_req *r = c->req;
     char key[300];
     key_of(r, key, sizeof key);
-    const char *early = r->addrs ? NULL : denied(c, NULL);
+    const char *early = r->addrs.naddrs ? NULL : denied(c, NULL);
     if (early) {
         fail(c, 403, early);
         return;
@@ -208,7 +207,7 @@ static void start_connect(struct tg_conn *c, bool allow_pool)
         send_request(c);
         return;
     }
-    if (!r->addrs) {
+    if (!r->addrs.naddrs) {
         c->state = TG_CONN_RESOLVE;
         tg_conn_set_timer(c, cfg_of(c)->connect_timeout_ms);
         c->dnsq = tg_dns_resolve(c->w->dns, r->host, r->port, on_resolved, c);

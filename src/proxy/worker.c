@@ -68,9 +68,8 @@ static void flush_logs(struct tg_worker *w)
  * come more often than every TG_WORKER_BUSY_IDLE_US on average, the worker
  * is busy: lines go out once every TG_WORKER_BUSY_FLUSH_MS, by the flush
  * timer, and no idle task is queued (it costs an extra epoll_wait per idle
- * moment). An interval with hardly any lines (TG_WORKER_BUSY_MIN_LINES),
- * or a line after a pause, ends busy mode. Either way no line waits more
- * than TG_LOGFILE_FLUSH_MS.
+ * moment). An interval with hardly any lines (TG_WORKER_BUSY_MIN_LINES)
+ * ends busy mode. Either way no line waits more than TG_LOGFILE_FLUSH_MS.
  */
 static void leave_busy(struct tg_worker *w)
 {
@@ -82,10 +81,13 @@ static void on_log_timer(struct tg_timer *t)
 {
     struct tg_worker *w = tg_container_of(t, struct tg_worker, log_timer);
     flush_logs(w);
+    /* Busy, the timer runs every interval until one has hardly any lines:
+     * after a burst that is the next one, so a pause never finds it busy. */
     if (w->log_busy && w->log_lines <= TG_WORKER_BUSY_MIN_LINES)
         leave_busy(w);
+    else if (w->log_busy)
+        tg_loop_timer_set(w->loop, &w->log_timer, TG_WORKER_BUSY_FLUSH_MS);
     w->log_lines = 0;
-    w->log_flushed_ms = tg_loop_now(w->loop);
 }
 
 static void on_log_idle(struct tg_loop_msg *m)
@@ -112,15 +114,8 @@ static struct tg_logfile *arm_log(struct tg_worker *w, struct tg_logfile *lf)
     if (!tg_logfile_enabled(lf))
         return lf;
     w->log_lines++;
-    /* The first line after a pause: the load is over, write it at once. */
-    if (w->log_busy && !tg_timer_armed(&w->log_timer) &&
-        tg_loop_now(w->loop) > w->log_flushed_ms + 2 * TG_WORKER_BUSY_FLUSH_MS)
-        leave_busy(w);
-    if (w->log_busy) {
-        if (!tg_timer_armed(&w->log_timer))
-            tg_loop_timer_set(w->loop, &w->log_timer, TG_WORKER_BUSY_FLUSH_MS);
-        return lf;
-    }
+    if (w->log_busy)
+        return lf; /* the busy flush timer is armed */
     if (!tg_timer_armed(&w->log_timer))
         tg_loop_timer_set(w->loop, &w->log_timer, TG_LOGFILE_FLUSH_MS);
     if (!w->log_idle_queued) {

@@ -30,7 +30,7 @@ struct tg_upstream;
 #define TG_WORKER_BUSY_FLUSH_MS 5   /* a busy worker's flush interval */
 #define TG_WORKER_BUSY_MIN_LINES 4  /* this few lines in an interval: no longer busy */
 
-/* Requests (about 2.3 KiB) and attempts (1 KiB) kept per worker for reuse. */
+/* Requests (2,000 bytes) and attempts (896) kept per worker for reuse. */
 #define TG_WORKER_SPARES 64
 
 struct tg_listener {
@@ -65,14 +65,13 @@ struct tg_worker {
      * constant, not a cost per connection. */
     struct tg_freelist spare_reqs;
     struct tg_freelist spare_attempts;
-    struct tg_timer log_timer; /* armed from a logged line until the logs are flushed */
+    struct tg_timer log_timer; /* armed from a logged line until a flush; busy: every interval */
     struct tg_loop_msg log_idle_msg; /* flushes the logs when the loop runs idle */
     bool log_idle_queued;
     uint64_t log_idle_last_us; /* when the loop last ran idle with lines to write */
     uint64_t log_idle_gap_us;  /* moving average of the time between those moments */
-    bool log_busy;             /* lines wait for the 1 ms flush timer (worker.c) */
+    bool log_busy;             /* lines wait for the busy flush timer (worker.c) */
     size_t log_lines;          /* lines logged since the last flush */
-    uint64_t log_flushed_ms;   /* loop time of the flush timer's last run */
 };
 
 /*
