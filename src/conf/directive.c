@@ -190,7 +190,7 @@ static const struct tg_directive directives[] = {
      .help = "time to connect to an upstream server (504 past it)"},
     {.name = "response-timeout", .kind = TG_DIRECTIVE_SECONDS, .offset = FIELD(response_timeout_ms),
      .default_value = "60", .metavar = "SECONDS", .min = 1, .max = TG_DIRECTIVE_SECONDS_MAX_MS,
-     .help = "time to wait for an upstream response head, and between body reads"},
+     .help = "time forwarding may make no progress: request body, response head, response body"},
     {.name = "tunnel-idle-timeout", .kind = TG_DIRECTIVE_SECONDS,
      .offset = FIELD(tunnel_idle_timeout_ms), .default_value = "300", .metavar = "SECONDS",
      .min = 1, .max = TG_DIRECTIVE_SECONDS_MAX_MS,

@@ -288,6 +288,7 @@ static bool pump_request_body(struct tg_conn *c)
     struct tg_req *r = c->req;
     struct tg_framing *f = &r->body_in;
     struct tg_buf *dst = &c->up->out;
+    uint64_t before = r->bytes_in;
     while (!f->done && tg_buf_len(&c->in)) {
         size_t room = room_of(dst), len = tg_buf_len(&c->in), used = 0;
         if (room <= CHUNK_OVERHEAD)
@@ -322,6 +323,9 @@ static bool pump_request_body(struct tg_conn *c)
         r->bytes_in += used;
         tg_buf_consume(&c->in, used);
     }
+    /* A long upload is not a slow origin: the wait restarts with each step. */
+    if (r->bytes_in != before)
+        tg_conn_set_timer(c, cfg_of(c)->response_timeout_ms);
     return true;
 }
 
@@ -739,6 +743,16 @@ void tg_forward_on_timeout(struct tg_conn *c)
             c->dnsq = NULL;
         }
         fail(c, 504, "upstream_connect_timeout");
+        return;
+    }
+    struct tg_req *r = c->req;
+    if (c->state == TG_CONN_FORWARD && !r->body_in.done && !r->resp_started &&
+        tg_buf_len(&c->up->out) == 0) {
+        /* Everything the client sent is with the origin: the client stalled. */
+        c->close_after = true;
+        tg_upstream_close(c->up);
+        c->up = NULL;
+        tg_conn_respond(c, 408, "client_body_timeout", NULL, tg_errpage_body(408));
         return;
     }
     fail(c, 504, "upstream_timeout");

@@ -59,14 +59,40 @@ def users(tmp_path):
     return u
 
 
+def _tail(path, limit=4000):
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return ""
+    return data[-limit:].decode("utf-8", "replace")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test's report carries the logs of the proxies it started: CI keeps
+    nothing else from a run, and a flaky failure may not come back on demand."""
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.when != "call" or not rep.failed:
+        return
+    for p in getattr(item, "tg_proxies", []):
+        for what, path in (("stderr", p.stderr_path), ("access log", p.access_log),
+                           ("auth log", p.auth_log)):
+            text = _tail(path) if path else ""
+            if text:
+                rep.sections.append((f"{p.name} {what}", text))
+
+
 @pytest.fixture
-def proxy(tmp_path, users, tcp_echo):
+def proxy(request, tmp_path, users, tcp_echo):
     """Factory: proxy(*extra_args, htpasswd=..., listen=[hosts], connect_ports=..., ...).
 
     By default: --listen 127.0.0.1:<free> --access-log FILE --auth-log FILE --threads 2
     --connect-ports <echo port>,443 --htpasswd <users file>. base=False passes only the
     given args (then give addrs=[(host, port)] to wait on)."""
     started = []
+    request.node.tg_proxies = started
 
     def start(*extra, htpasswd=users.path, listen=("127.0.0.1",), connect_ports=None,
               access_log=True, auth_log=True, threads=2, base=True, addrs=None, wait=True,

@@ -302,6 +302,7 @@ class Proxy:
 
     def __init__(self, argv, workdir, addrs, access_log, auth_log, name="tollgate"):
         self.argv = argv
+        self.name = name
         self.addrs = addrs  # [(host, port)], first is the primary listener
         self.access_log = access_log
         self.auth_log = auth_log

@@ -146,6 +146,7 @@ def test_ten_mib_raw_upload_and_download_on_one_keep_alive_connection(authed, or
     data = os.urandom(TEN_MIB)
     with authed.connect(timeout=60) as c:
         up = c.request("PUT", origin.url("/upload"), auth=ALICE, body=data)
+        assert up.status == 200 and not up.has("Connection"), up
         down = c.request("GET", origin.url(f"/bytes/{TEN_MIB}"), auth=ALICE)
     assert json.loads(up.body) == {"length": TEN_MIB, "sha256": _sha(data)}
     assert down.body == pattern(TEN_MIB)

@@ -2,6 +2,9 @@
 fields, Via, upstream reuse and the error statuses the proxy writes itself."""
 
 import json
+import os
+import socket
+import threading
 import time
 
 import pytest
@@ -292,6 +295,85 @@ def test_decimal_response_timeout_is_honoured(proxy, origin):
     start = time.monotonic()
     assert p.get(origin.url("/slow/3"), auth=ALICE).status == 504
     assert time.monotonic() - start < 2.5
+
+
+def test_a_steady_upload_longer_than_the_response_timeout_is_forwarded(proxy, origin):
+    # The timeout bounds a wait without progress, not the length of an upload.
+    p = proxy("--response-timeout", "1")
+    piece = os.urandom(20000)
+    with p.connect(timeout=15) as c:
+        c.send(build_request("PUT", origin.url("/upload"), auth=ALICE,
+                             headers=[("Content-Length", str(8 * len(piece)))]))
+        start = time.monotonic()
+        for _ in range(8):
+            c.send(piece)
+            time.sleep(0.35)
+        resp = c.response()
+        elapsed = time.monotonic() - start
+    assert elapsed > 2.5
+    assert resp.status == 200, resp
+    assert json.loads(resp.body)["length"] == 8 * len(piece)
+
+
+def test_a_client_that_stops_sending_its_body_gets_408_after_the_response_timeout(proxy, origin):
+    p = proxy("--response-timeout", "1")
+    with p.connect(timeout=10) as c:
+        c.send(build_request("PUT", origin.url("/upload"), auth=ALICE,
+                             headers=[("Content-Length", "100000")]) + b"x" * 1000)
+        start = time.monotonic()
+        resp = c.response(timeout=6)
+        elapsed = time.monotonic() - start
+        assert c.wait_closed(5)
+    assert resp.status == 408, resp
+    assert "close" in resp.header("Connection").lower()
+    assert 0.9 < elapsed < 4, elapsed
+    entry = p.wait_access(1)[-1]
+    assert entry["status"] == "408" and entry["reason"] == "client_body_timeout", entry
+
+
+def test_an_origin_that_stops_reading_the_body_gets_504_after_the_response_timeout(proxy):
+    p = proxy("--response-timeout", "1")
+    sink = socket.socket()
+    sink.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sink.bind(("127.0.0.1", 0))
+    sink.listen(1)
+    url = f"http://127.0.0.1:{sink.getsockname()[1]}/upload"
+    stop = threading.Event()
+    held = None
+    with p.connect(timeout=0.2) as c:
+        def send_body():  # until the proxy stops reading as well, or the test ends
+            while not stop.is_set():
+                try:
+                    c.sock.send(b"y" * 65536)
+                except socket.timeout:
+                    continue
+                except OSError:
+                    return
+
+        c.send(build_request("PUT", url, auth=ALICE, headers=[("Content-Length", str(1 << 30))]))
+        sender = threading.Thread(target=send_body, daemon=True)
+        sender.start()
+        try:
+            sink.settimeout(10)
+            held, _ = sink.accept()  # and never read from
+            start = time.monotonic()
+            head = b""
+            while b"\r\n\r\n" not in head and time.monotonic() - start < 8:
+                try:
+                    head += c.sock.recv(4096)
+                except socket.timeout:
+                    continue
+            elapsed = time.monotonic() - start
+        finally:
+            stop.set()
+            sender.join(3)
+            if held:
+                held.close()
+            sink.close()
+    assert head.startswith(b"HTTP/1.1 504 "), head
+    assert elapsed < 4, elapsed
+    entry = p.wait_access(1)[-1]
+    assert entry["status"] == "504" and entry["reason"] == "upstream_timeout", entry
 
 
 def test_proxy_still_serves_after_an_upstream_error(authed, origin):
