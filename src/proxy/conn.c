@@ -36,7 +36,11 @@
 
 #define OUT_BUF 65536
 #define MIN_IN_BUF 16384
-#define LINGER_MS 2000 /* how long unread input is drained before close */
+/* Unread input is drained before close until the client is quiet this long... */
+#define LINGER_IDLE_MS 2000
+/* ...or this long in all: a large upload refused early can finish, not forever. */
+#define LINGER_MAX_MS 30000
+#define LINGER_READS 8 /* reads of a 16 KiB sink per event: other clients wait meanwhile */
 
 static const struct tg_config *cfg_of(const struct tg_conn *c)
 {
@@ -313,22 +317,39 @@ static void linger(struct tg_conn *c)
     c->state = TG_CONN_LINGER;
     tg_buf_fini(&c->in);
     tg_buf_fini(&c->out);
-    tg_conn_set_timer(c, LINGER_MS);
+    c->linger_end_ms = tg_loop_now(c->w->loop) + LINGER_MAX_MS;
+    tg_conn_set_timer(c, LINGER_IDLE_MS);
     tg_loop_watch(c->w->loop, &c->io, EPOLLIN | EPOLLRDHUP);
 }
 
+/*
+ * Reads and drops what the client still sends. Closing with unread bytes
+ * would send RST, and the client could lose the response it has not read
+ * yet; so a busy sender is given the next event rather than a close.
+ */
 static void drain_lingering(struct tg_conn *c)
 {
-    char sink[4096];
-    for (int i = 0; i < 16; i++) {
+    char sink[16384];
+    uint64_t now = tg_loop_now(c->w->loop);
+    bool got = false;
+    for (int i = 0; i < LINGER_READS; i++) {
         ssize_t n = recv(c->io.fd, sink, sizeof sink, 0);
+        got |= n > 0;
         if (n > 0)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
-            return;
-        break;
+            break;
+        tg_conn_close(c); /* the client's FIN (or an error): nothing more to protect */
+        return;
     }
-    tg_conn_close(c);
+    if (now >= c->linger_end_ms) {
+        tg_conn_close(c);
+        return;
+    }
+    if (!got)
+        return;
+    uint64_t left = c->linger_end_ms - now;
+    tg_conn_set_timer(c, left < LINGER_IDLE_MS ? left : LINGER_IDLE_MS);
 }
 
 /*

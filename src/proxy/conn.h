@@ -128,6 +128,7 @@ struct tg_conn {
     struct tg_upstream *up;         /* owned while forwarding or tunnelling */
     struct tg_dns_query *dnsq;      /* pending resolution, cancel on close */
     struct tg_tunnel *tun;          /* owned while tunnelling */
+    uint64_t linger_end_ms;         /* loop time at which lingering stops in any case */
 };
 
 /*

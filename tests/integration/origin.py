@@ -43,9 +43,12 @@ CHUNK_SIZES = (1, 7, 100, 4093, 16384, 3, 65536, 250)
 
 
 class _Reader:
+    """Buffered reads off a socket. A bytearray keeps a 10 MiB body linear to read
+    (appending to bytes copied the whole buffer for every recv)."""
+
     def __init__(self, sock):
         self.sock = sock
-        self.buf = b""
+        self.buf = bytearray()
 
     def _fill(self):
         data = self.sock.recv(65536)
@@ -53,31 +56,33 @@ class _Reader:
             raise EOFError
         self.buf += data
 
+    def _take(self, n, skip=0):
+        data = bytes(self.buf[:n])
+        del self.buf[:n + skip]
+        return data
+
     def line(self, limit=65536):
-        while b"\n" not in self.buf:
+        while (end := self.buf.find(b"\n")) < 0:
             if len(self.buf) > limit:
                 raise ValueError("line too long")
             self._fill()
-        line, _, self.buf = self.buf.partition(b"\n")
-        return line.rstrip(b"\r")
+        return self._take(end, 1).rstrip(b"\r")
 
     def head(self):
         """Returns the head (bytes without the final blank line) or None at a clean EOF."""
-        while b"\r\n\r\n" not in self.buf:
+        while (end := self.buf.find(b"\r\n\r\n")) < 0:
             try:
                 self._fill()
             except EOFError:
                 if self.buf:
                     raise
                 return None
-        head, _, self.buf = self.buf.partition(b"\r\n\r\n")
-        return head
+        return self._take(end, 4)
 
     def exact(self, n):
         while len(self.buf) < n:
             self._fill()
-        data, self.buf = self.buf[:n], self.buf[n:]
-        return data
+        return self._take(n)
 
     def chunked(self):
         out = []

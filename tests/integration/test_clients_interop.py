@@ -178,3 +178,19 @@ def test_python_urllib_posts_a_body(authed, origin):
     req = urllib.request.Request(origin.url("/upload"), data=b"x" * 70000, method="POST")
     with opener.open(req, timeout=10) as resp:
         assert json.loads(resp.read())["length"] == 70000
+
+
+def test_python_urllib_uploading_megabytes_without_credentials_reads_its_407(authed, origin):
+    # urllib sends the whole body before it reads anything (no Expect: 100-continue).
+    # The proxy answers 407 early and drains what is still coming before it closes:
+    # closing on unread bytes would reset the connection and lose the answer.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": authed.url}))
+    req = urllib.request.Request(origin.url("/upload"), data=b"u" * (5 << 20), method="POST")
+    try:
+        opener.open(req, timeout=20)
+    except urllib.error.HTTPError as e:
+        assert e.code == 407
+        assert e.headers.get("Connection") == "close"
+    else:
+        raise AssertionError("expected HTTP 407")
+    assert origin.heads == []
