@@ -297,6 +297,34 @@ def test_decimal_response_timeout_is_honoured(proxy, origin):
     assert time.monotonic() - start < 2.5
 
 
+def test_504_when_the_origin_does_not_accept_within_the_connect_timeout(proxy):
+    p = proxy("--connect-timeout", "1")
+    # A listener whose accept queue is full drops further SYNs: connect() hangs.
+    sink = socket.socket()
+    sink.bind(("127.0.0.1", 0))
+    sink.listen(0)
+    port = sink.getsockname()[1]
+    fillers = []
+    try:
+        for _ in range(3):
+            f = socket.socket()
+            f.setblocking(False)
+            fillers.append(f)
+            f.connect_ex(("127.0.0.1", port))
+        time.sleep(0.2)
+        start = time.monotonic()
+        resp = p.get(f"http://127.0.0.1:{port}/", auth=ALICE)
+        elapsed = time.monotonic() - start
+    finally:
+        for f in fillers:
+            f.close()
+        sink.close()
+    assert resp.status == 504 and _is_short_text_error(resp), resp
+    assert 0.9 < elapsed < 3, elapsed
+    entry = p.wait_access(1)[-1]
+    assert entry["reason"] == "upstream_connect_timeout", entry
+
+
 def test_a_steady_upload_longer_than_the_response_timeout_is_forwarded(proxy, origin):
     # The timeout bounds a wait without progress, not the length of an upload.
     p = proxy("--response-timeout", "1")
