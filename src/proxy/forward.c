@@ -591,6 +591,8 @@ static bool parse_heads(struct tg_conn *c, struct tg_resphead *h)
         }
         if (h->status >= 200)
             c->req->resp_keep = h->keep_alive;
+        else if (h->status == 100)
+            c->req->expect_continue = false; /* met: the body is the client's to send */
         tg_buf_consume(&u->in, (size_t)rc);
     }
     return true;
@@ -746,9 +748,10 @@ void tg_forward_on_timeout(struct tg_conn *c)
         return;
     }
     struct tg_req *r = c->req;
-    if (c->state == TG_CONN_FORWARD && !r->body_in.done && !r->resp_started &&
-        tg_buf_len(&c->up->out) == 0) {
-        /* Everything the client sent is with the origin: the client stalled. */
+    if (c->state == TG_CONN_FORWARD && c->up && !r->body_in.done && !r->resp_started &&
+        !r->expect_continue && tg_buf_len(&c->up->out) == 0) {
+        /* Everything the client sent is with the origin: the client stalled.
+         * (After Expect: 100-continue it may be waiting for the origin's word.) */
         c->close_after = true;
         tg_upstream_close(c->up);
         c->up = NULL;

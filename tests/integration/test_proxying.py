@@ -359,6 +359,36 @@ def test_a_client_that_stops_sending_its_body_gets_408_after_the_response_timeou
     assert entry["status"] == "408" and entry["reason"] == "client_body_timeout", entry
 
 
+def test_a_client_that_stalls_after_the_origins_100_continue_gets_408(proxy, origin):
+    p = proxy("--response-timeout", "1")
+    with p.connect(timeout=10) as c:
+        c.send(build_request("PUT", origin.url("/upload"), auth=ALICE,
+                             headers=[("Content-Length", "5000"), ("Expect", "100-continue")]))
+        interim = c.response(timeout=5, skip_interim=False)
+        assert interim.status == 100
+        c.send(b"z" * 100)
+        resp = c.response(timeout=6)
+    assert resp.status == 408, resp
+    assert p.wait_access(1)[-1]["reason"] == "client_body_timeout"
+
+
+def test_a_client_waiting_for_100_continue_from_a_silent_origin_gets_504(proxy):
+    p = proxy("--response-timeout", "1")
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(1)
+    url = f"http://127.0.0.1:{silent.getsockname()[1]}/upload"
+    try:
+        with p.connect(timeout=10) as c:
+            c.send(build_request("PUT", url, auth=ALICE,
+                                 headers=[("Content-Length", "5000"), ("Expect", "100-continue")]))
+            resp = c.response(timeout=6)
+    finally:
+        silent.close()
+    assert resp.status == 504, resp
+    assert p.wait_access(1)[-1]["reason"] == "upstream_timeout"
+
+
 def test_an_origin_that_stops_reading_the_body_gets_504_after_the_response_timeout(proxy):
     p = proxy("--response-timeout", "1")
     sink = socket.socket()
