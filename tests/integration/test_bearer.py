@@ -367,7 +367,10 @@ def test_minted_tokens_are_picked_up_by_sighup(token_proxy, tokens_file, origin)
     assert _status(p, origin, token) == 407
     p.send_signal(signal.SIGHUP)
     assert wait_for(lambda: _status(p, origin, token) == 200, 5)
-    assert p.wait_auth(2)[-1]["user"] == "erin"
+    # The poll above may have seen more than one 407 before the reload took: wait for
+    # the success line itself, which the proxy writes just after answering.
+    assert wait_for(lambda: [r["user"] for r in p.auth_records()][-1:] == ["erin"], 5), \
+        p.auth_lines()
 
 
 
