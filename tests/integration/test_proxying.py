@@ -418,9 +418,12 @@ def test_an_origin_that_stops_reading_the_body_gets_504_after_the_response_timeo
             head = b""
             while b"\r\n\r\n" not in head and time.monotonic() - start < 8:
                 try:
-                    head += c.sock.recv(4096)
+                    data = c.sock.recv(4096)
                 except socket.timeout:
                     continue
+                if not data:
+                    break
+                head += data
             elapsed = time.monotonic() - start
         finally:
             stop.set()
