@@ -752,10 +752,8 @@ void tg_forward_on_timeout(struct tg_conn *c)
         !r->expect_continue && tg_buf_len(&c->up->out) == 0) {
         /* Everything the client sent is with the origin: the client stalled.
          * (After Expect: 100-continue it may be waiting for the origin's word.) */
-        c->close_after = true;
-        tg_upstream_close(c->up);
-        c->up = NULL;
-        tg_conn_respond(c, 408, "client_body_timeout", NULL, tg_errpage_body(408));
+        c->close_after = true; /* not worth waiting for the rest to discard it */
+        fail(c, 408, "client_body_timeout");
         return;
     }
     fail(c, 504, "upstream_timeout");
